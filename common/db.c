@@ -1,0 +1,169 @@
+/* db.c: fixed-size pool of persistent libpq connections (see db.h).
+ * Why a pool: opening a PostgreSQL backend costs ~25 ms of fork/page-fault time on this hardware, so a
+ * connection per request would cap every service at a few dozen requests per second. */
+#include "db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *conninfo;
+    int size;
+    PGconn **idle;  /* stack of idle connections (may hold NULL = not yet opened) */
+    int nidle;
+};
+
+db_pool *db_pool_new(const char *conninfo, int size)
+{
+    if (size < 1) return NULL;
+    db_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->conninfo = strdup(conninfo);
+    p->idle = calloc((size_t)size, sizeof *p->idle);
+    if (!p->conninfo || !p->idle) {
+        free(p->conninfo);
+        free(p->idle);
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->size = size;
+    p->nidle = size; /* every slot starts idle and unopened */
+    return p;
+}
+
+void db_pool_free(db_pool *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nidle; i++)
+        if (p->idle[i]) PQfinish(p->idle[i]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->idle);
+    free(p->conninfo);
+    free(p);
+}
+
+PGconn *db_connect(const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(err, errlen, "%s", PQerrorMessage(c));
+        size_t n = strlen(err);
+        while (n && (err[n - 1] == '\n' || err[n - 1] == '\r')) err[--n] = '\0';
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+PGconn *db_acquire(db_pool *p, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->nidle == 0) {
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) {
+            pthread_mutex_unlock(&p->mu);
+            log_warn(NULL, "db.pool_exhausted", "no free database connection within %d ms", timeout_ms);
+            return NULL;
+        }
+    }
+    PGconn *c = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->mu);
+
+    if (c && PQstatus(c) != CONNECTION_OK) {
+        PQreset(c);
+        if (PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = NULL;
+        }
+    }
+    if (!c) {
+        char err[512];
+        c = db_connect(p->conninfo, err, sizeof err);
+        if (!c) {
+            log_error(NULL, "db.connect_failed", "%s", err);
+            pthread_mutex_lock(&p->mu);
+            p->idle[p->nidle++] = NULL; /* give the slot back unopened */
+            pthread_cond_signal(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void db_release(db_pool *p, PGconn *c)
+{
+    if (c) {
+        if (PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = NULL;
+        } else if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+            /* a handler returned mid-transaction (error path): never hand out a dirty connection */
+            PGresult *r = PQexec(c, "ROLLBACK");
+            PQclear(r);
+            if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+                PQfinish(c);
+                c = NULL;
+            }
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->nidle++] = c;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!r) r = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+    return r;
+}
+
+int db_ok(PGresult *res, ExecStatusType expect, const char *rid)
+{
+    if (res && PQresultStatus(res) == expect) return 1;
+    const char *msg = res ? PQresultErrorMessage(res) : "no result";
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", msg && *msg ? msg : PQresStatus(res ? PQresultStatus(res) : PGRES_FATAL_ERROR));
+    size_t n = strlen(buf);
+    while (n && buf[n - 1] == '\n') buf[--n] = '\0';
+    log_error(rid, "db.error", "sqlstate=%s %s", db_sqlstate(res), buf);
+    return 0;
+}
+
+int db_command(PGconn *conn, const char *sql, const char *rid)
+{
+    PGresult *r = PQexec(conn, sql);
+    int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+    if (!ok) (void)db_ok(r, PGRES_COMMAND_OK, rid);
+    PQclear(r);
+    return ok ? 0 : ROMA_EIO;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
