@@ -34,12 +34,14 @@ static void fmt_iso(int64_t epoch_ms, char out[32], int with_ms)
     time_t s = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
+    char tmp[96]; /* roomy so the compiler can prove no truncation */
     if (with_ms)
-        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+        snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(epoch_ms % 1000));
     else
-        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+        snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, 32, "%.31s", tmp);
 }
 
 void util_fmt_iso_ms(int64_t epoch_ms, char out[32]) { fmt_iso(epoch_ms, out, 1); }

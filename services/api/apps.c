@@ -1,0 +1,6 @@
+/* apps.c: placeholder route table; the module's owner replaces this file. */
+#include "routes.h"
+
+const route apps_routes[] = {
+    {NULL},
+};

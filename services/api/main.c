@@ -1,0 +1,136 @@
+/* main.c: the roma-api process: configuration, the database pool, migrations on start, the ZeroMQ bus,
+ * the job sweeper and the civetweb server; clean shutdown on SIGTERM/SIGINT. */
+#include <civetweb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "crypto.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "router.h"
+#include "util.h"
+
+static api_ctx ctx;
+
+static const cfg_entry config_table[] = {
+    {"ROMA_HTTP_LISTEN", CFG_STR, "127.0.0.1", "address the HTTP server binds (0.0.0.0 in containers)", &ctx.cfg.listen, 0, 0},
+    {"ROMA_HTTP_PORT", CFG_INT, "8080", "HTTP port", &ctx.cfg.port, 1, 65535},
+    {"ROMA_HTTP_THREADS", CFG_INT, "32", "HTTP worker threads (each may hold one DB connection)", &ctx.cfg.threads, 1, 1024},
+    {"ROMA_HTTP_MAX_BODY", CFG_INT, "4194304", "largest accepted request body in bytes (413 above; uploads get 4x)", &ctx.cfg.max_body, 1024, 1073741824},
+    {"ROMA_DATABASE_URL", CFG_STR, "postgresql://roma:roma@127.0.0.1:5432/roma", "libpq connection string or URL", &ctx.cfg.database_url, 0, 0},
+    {"ROMA_DB_POOL_SIZE", CFG_INT, "16", "persistent PostgreSQL connections held by the process", &ctx.cfg.db_pool_size, 1, 512},
+    {"ROMA_BROKER_FRONTEND", CFG_STR, "tcp://127.0.0.1:5555", "broker endpoint for requesters", &ctx.cfg.broker, 0, 0},
+    {"ROMA_SECRET_KEY", CFG_STR, "", "64 hex chars: AES-256-GCM key for secrets at rest (wins over the key file)", &ctx.cfg.secret_key, 0, 0},
+    {"ROMA_SECRET_KEY_FILE", CFG_STR, "var/secret.key", "file holding the key (created 0600 by make run)", &ctx.cfg.secret_key_file, 0, 0},
+    {"ROMA_MIGRATIONS_DIR", CFG_STR, "migrations", "directory of numbered SQL migrations", &ctx.cfg.migrations_dir, 0, 0},
+    {"ROMA_MIGRATE_ON_START", CFG_BOOL, "true", "apply pending migrations at start (advisory-locked, replica-safe)", &ctx.cfg.migrate_on_start, 0, 0},
+    {"ROMA_LOG_LEVEL", CFG_STR, "info", "debug, info, warn or error", &ctx.cfg.log_level, 0, 0},
+    {"ROMA_TOKEN_TTL_HOURS", CFG_INT, "24", "lifetime of tokens issued by POST /v3/auth/tokens", &ctx.cfg.token_ttl_hours, 1, 8760},
+    {"ROMA_SIGN_MAX_SKEW_S", CFG_INT, "900", "largest accepted distance between X-Sdk-Date and the server clock", &ctx.cfg.clock_skew_s, 1, 86400},
+    {"ROMA_PUBLIC_URL", CFG_STR, "", "base URL used in links (empty: http://<Host header>)", &ctx.cfg.public_url, 0, 0},
+};
+#define CONFIG_N (sizeof config_table / sizeof config_table[0])
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int log_civetweb(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn(NULL, "civetweb", "%s", message);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
+    char err[512];
+    if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
+        log_init("api", "info");
+        log_error(NULL, "config.invalid", "%s", err);
+        return 2;
+    }
+    log_init("api", ctx.cfg.log_level);
+    g_api = &ctx;
+
+    if (crypto_init(ctx.cfg.secret_key, ctx.cfg.secret_key_file, 0, err, sizeof err) != 0) {
+        log_error(NULL, "config.secret_key", "%s", err);
+        return 2;
+    }
+    if (ctx.cfg.migrate_on_start) {
+        PGconn *c = NULL;
+        /* the database may still be starting (compose, make run): retry for up to 30 s */
+        for (int i = 0; i < 60 && !c && !stop_requested; i++) {
+            c = db_connect(ctx.cfg.database_url, err, sizeof err);
+            if (!c) util_sleep_ms(500);
+        }
+        if (!c) {
+            log_error(NULL, "db.connect_failed", "%s", err);
+            return 3;
+        }
+        int n = migrate_apply(c, ctx.cfg.migrations_dir, err, sizeof err);
+        PQfinish(c);
+        if (n < 0) {
+            log_error(NULL, "migrate.failed", "%s", err);
+            return 3;
+        }
+    }
+    ctx.db = db_pool_new(ctx.cfg.database_url, (int)ctx.cfg.db_pool_size);
+    if (!ctx.db || auth_init() != 0) {
+        log_error(NULL, "startup.oom", "cannot allocate the pool or caches");
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char ports[300], threads[16];
+    snprintf(ports, sizeof ports, "%s:%ld", ctx.cfg.listen, ctx.cfg.port);
+    snprintf(threads, sizeof threads, "%ld", ctx.cfg.threads);
+    const char *options[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "enable_keep_alive", "yes",
+        "tcp_nodelay", "1",
+        "request_timeout_ms", "60000",
+        "keep_alive_timeout_ms", "60000",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.log_message = log_civetweb;
+    mg_init_library(0);
+    struct mg_context *mg = mg_start(&cb, NULL, options);
+    if (!mg) {
+        log_error(NULL, "http.start_failed", "cannot listen on %s", ports);
+        db_pool_free(ctx.db);
+        return 1;
+    }
+    mg_set_request_handler(mg, "/", router_handle, NULL);
+    log_info(NULL, "api.started", "listening on http://%s", ports);
+
+    while (!stop_requested) util_sleep_ms(100);
+
+    log_info(NULL, "api.stopping", "signal received, draining requests");
+    mg_stop(mg);
+    mg_exit_library();
+    auth_shutdown();
+    db_pool_free(ctx.db);
+    cfg_free(config_table, CONFIG_N);
+    log_info(NULL, "api.stopped", "clean exit");
+    return 0;
+}

@@ -1,0 +1,11 @@
+/* router.h: matches a request to a route of routes.c, reads its body, authenticates it, checks the
+ * project and instance of its path, runs the handler and logs one line per request. */
+#ifndef ROMA_API_ROUTER_H
+#define ROMA_API_ROUTER_H
+
+#include <civetweb.h>
+
+/* civetweb request handler registered for "/" (every path). */
+int router_handle(struct mg_connection *conn, void *cbdata);
+
+#endif
