@@ -208,6 +208,11 @@ static void test_canonical_errors(void) {
     check("decoded NUL bytes re-encoded, not truncated",
           cr != NULL && strcmp(cr, "GET\n/%00x/\nk%00=v\nhost:a\n\nhost\n" EMPTY_SHA) == 0);
     free(cr);
+    /* The path must be the raw one from the wire: "%2541" is a literal "%41" segment, which the SDK
+     * signs as "%2541". (civetweb decodes even local_uri_raw unless decode_url=no.) */
+    cr = sign_canonical_request("GET", "/v2/x/%2541", "", one, 1, "host", EMPTY_SHA);
+    check("raw path: %25 stays an escaped '%'", cr != NULL && strcmp(cr, "GET\n/v2/x/%2541/\n\nhost:a\n\nhost\n" EMPTY_SHA) == 0);
+    free(cr);
     const sign_header emptyv[] = {{"Host", "   "}};
     cr = sign_canonical_request("GET", "//a//", "", emptyv, 1, "host", EMPTY_SHA);
     check("empty segments kept, all-blank value trimmed to empty",
