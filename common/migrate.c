@@ -118,6 +118,8 @@ int migrate_apply(PGconn *c, const char *dir, char *err, size_t errlen)
         }
         PQclear(r);
         if (rc == 0) {
+            r = PQexec(c, "SET client_min_messages = warning");
+            PQclear(r);
             r = PQexec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                           " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {

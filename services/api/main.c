@@ -106,6 +106,8 @@ int main(int argc, char **argv)
         "num_threads", threads,
         "enable_keep_alive", "yes",
         "tcp_nodelay", "1",
+        /* keep the path as sent: the SDK signature covers the encoded form (a %25 must stay %25) */
+        "decode_url", "no",
         "request_timeout_ms", "60000",
         "keep_alive_timeout_ms", "60000",
         NULL,

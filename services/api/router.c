@@ -45,7 +45,12 @@ static int match_route(const char *pattern, const char *path, req *r)
     for (int i = 0; i < n; i++) {
         /* names point into the static pattern: store a NUL-terminated copy cheaply via static table */
         char *name = strndup(names[i], nlens[i]);
-        char *val = strndup(vals[i], vlens[i]);
+        /* civetweb runs with decode_url=no (so AK/SK signatures see the path as sent): decode here */
+        char *val = malloc(vlens[i] + 1);
+        if (val && mg_url_decode(vals[i], (int)vlens[i], val, (int)vlens[i] + 1, 0) < 0) {
+            free(val);
+            val = NULL;
+        }
         if (!name || !val) {
             free(name);
             free(val);
@@ -137,6 +142,14 @@ static void run(req *r)
     long long limit = g_api->cfg.max_body * ((rt->flags & ROUTE_RAW_BODY) ? 4 : 1);
     int rc = read_body(r, limit);
     if (rc == ROMA_ETOOBIG) {
+        /* Drain a moderately oversized body so the client, still sending, reads our 413 instead of a
+         * connection reset; past 16x the limit we just close. */
+        long long cl = r->ri->content_length;
+        if (cl > 0 && cl <= limit * 16) {
+            char sink[16384];
+            while (mg_read(r->conn, sink, sizeof sink) > 0) {
+            }
+        }
         reply_add_header(r, "Connection", "close");
         reply_error(r, 413, rt->shape == ERR_SHAPE_FDI ? "FDI.3002" : "ROMA.13000",
                     "The request body exceeds the limit of %lld bytes.", limit);
