@@ -41,7 +41,7 @@ cJSON *req_json_or_reply(req *r, int allow_array)
         return NULL;
     }
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 1);
+    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len + 1 /* our NUL: rejects trailing garbage */, &end, 1);
     if (!j) {
         reply_bad_param(r, "The request body is not valid JSON.");
         return NULL;

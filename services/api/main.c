@@ -108,6 +108,8 @@ int main(int argc, char **argv)
         "tcp_nodelay", "1",
         /* keep the path as sent: the SDK signature covers the encoded form (a %25 must stay %25) */
         "decode_url", "no",
+        /* X-Auth-Token may be up to 100000 characters (spec §1.1) */
+        "max_request_size", "131072",
         "request_timeout_ms", "60000",
         "keep_alive_timeout_ms", "60000",
         NULL,
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_civetweb;
+    cb.http_error = router_http_error;
     mg_init_library(0);
     struct mg_context *mg = mg_start(&cb, NULL, options);
     if (!mg) {

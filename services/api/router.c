@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "auth.h"
 #include "log.h"
 #include "routes.h"
@@ -202,4 +204,36 @@ int router_handle(struct mg_connection *conn, void *cbdata)
     free(r.body);
     free(r.extra_headers);
     return r.status ? r.status : 500;
+}
+
+int router_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    /* civetweb answers malformed requests (bad request line, headers over max_request_size...) before
+     * any handler runs; give those the same E-ROMA JSON body as every other error. */
+    char rid[33];
+    if (util_hex_id(rid) != 0) snprintf(rid, sizeof rid, "norandom");
+    const char *code = status == 404 || status == 405 ? "ROMA.1007"
+                       : status >= 500               ? "ROMA.00000500"
+                                                     : "ROMA.13000";
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return 1;
+    char msg[256];
+    snprintf(msg, sizeof msg, "The HTTP request is malformed: %.200s", errmsg ? errmsg : "");
+    cJSON_AddStringToObject(o, "error_code", code);
+    cJSON_AddStringToObject(o, "error_msg", msg);
+    cJSON_AddStringToObject(o, "error_details", msg);
+    cJSON_AddStringToObject(o, "request_id", rid);
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!body) return 1;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 %d Error\r\nX-Request-Id: %s\r\nContent-Type: application/json;charset=UTF-8\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     status, rid, strlen(body), body);
+    cJSON_free(body);
+    if (n < 0 || (size_t)n >= sizeof buf) return 1;
+    log_info(rid, "http.malformed", "%d %s", status, errmsg ? errmsg : "");
+    if (mg_write(conn, buf, (size_t)n) != n) log_warn(rid, "http.write_failed", "client went away");
+    return 0;
 }

@@ -7,5 +7,7 @@
 
 /* civetweb request handler registered for "/" (every path). */
 int router_handle(struct mg_connection *conn, void *cbdata);
+/* civetweb http_error callback: E-ROMA JSON for errors civetweb raises itself (malformed requests). */
+int router_http_error(struct mg_connection *conn, int status, const char *errmsg);
 
 #endif

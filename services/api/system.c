@@ -105,7 +105,7 @@ static const cJSON *path_get(const cJSON *o, const char *const *keys)
 static void issue_token(req *r)
 {
     const char *end = NULL;
-    cJSON *body = r->body_len ? cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 1) : NULL;
+    cJSON *body = r->body_len ? cJSON_ParseWithLengthOpts(r->body, r->body_len + 1 /* our NUL: rejects trailing garbage */, &end, 1) : NULL;
     static const char *const user_path[] = {"auth", "identity", "password", "user", NULL};
     static const char *const proj_path[] = {"auth", "scope", "project", NULL};
     const cJSON *user = path_get(body, user_path);
