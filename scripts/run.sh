@@ -219,22 +219,22 @@ fi
   die secret_key.invalid "$ROMA_SECRET_KEY_FILE must hold exactly 64 hex characters"
 chmod 600 "$ROMA_SECRET_KEY_FILE"
 
-admin() { "$BIN/roma-admin" "$@" 9>&- </dev/null; }
+admin() { "$BIN/roma-admin" "$@" 9>&-; }
 
-out=$(admin migrate 2>&1) || die migrate.failed "roma-admin migrate failed: $out"
+out=$(admin migrate 2>&1 </dev/null) || die migrate.failed "roma-admin migrate failed: $out"
 jlog info migrate.done "database migrated"
 
 PWFILE=$VAR/admin.password
 if [[ ! -s $PWFILE ]]; then
-  (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$PWFILE")
+  (umask 077; { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; echo; } >"$PWFILE")
 fi
 chmod 600 "$PWFILE"
-ADMIN_PASSWORD=$(<"$PWFILE")
 
-# bootstrap reuses the project, instance and user when they exist and issues a fresh token and AK/SK
+# bootstrap reuses the project, instance and user when they exist and issues a fresh token and AK/SK;
+# the password goes through stdin (`--password -`) so it never shows in `ps`
 errf=$(mktemp)
 creds=$(admin bootstrap --project-name default --instance-name default --user-name admin \
-          --password "$ADMIN_PASSWORD" 2>"$errf") || { e=$(<"$errf"); rm -f "$errf"; die bootstrap.failed "roma-admin bootstrap failed: $e"; }
+          --password - <"$PWFILE" 2>"$errf") || { e=$(<"$errf"); rm -f "$errf"; die bootstrap.failed "roma-admin bootstrap failed: $e"; }
 rm -f "$errf"
 declare -A C=()
 while IFS= read -r line; do
