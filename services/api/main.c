@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bus.h"
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "router.h"
+#include "sweeper.h"
 #include "util.h"
 
 static api_ctx ctx;
@@ -44,6 +46,15 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* civetweb thread exit: close the thread's bus socket (sockets belong to their thread) */
+static void on_exit_thread(const struct mg_context *mgctx, int thread_type, void *thread_pointer)
+{
+    (void)mgctx;
+    (void)thread_type;
+    (void)thread_pointer;
+    bus_thread_exit();
+}
+
 static int log_civetweb(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
@@ -53,7 +64,10 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 
 int main(int argc, char **argv)
 {
-    if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
+    if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) {
+        if (argc > 1 && !strcmp(argv[1], "--help-config")) sweeper_config_print();
+        return 0;
+    }
     char err[512];
     if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
         log_init("api", "info");
@@ -62,6 +76,10 @@ int main(int argc, char **argv)
     }
     log_init("api", ctx.cfg.log_level);
     g_api = &ctx;
+    if (sweeper_config_load(err, sizeof err) != 0) {
+        log_error(NULL, "config.invalid", "%s", err);
+        return 2;
+    }
 
     if (crypto_init(ctx.cfg.secret_key, ctx.cfg.secret_key_file, 0, err, sizeof err) != 0) {
         log_error(NULL, "config.secret_key", "%s", err);
@@ -88,6 +106,11 @@ int main(int argc, char **argv)
     ctx.db = db_pool_new(ctx.cfg.database_url, (int)ctx.cfg.db_pool_size);
     if (!ctx.db || auth_init() != 0) {
         log_error(NULL, "startup.oom", "cannot allocate the pool or caches");
+        return 1;
+    }
+    /* the bus before the server (handlers publish), the sweeper after the bus is ready */
+    if (bus_init(ctx.cfg.broker) != 0 || sweeper_start(ctx.cfg.database_url, ctx.cfg.broker) != 0) {
+        log_error(NULL, "startup.bus", "cannot start the ZeroMQ bus or the job sweeper");
         return 1;
     }
 
@@ -118,6 +141,7 @@ int main(int argc, char **argv)
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_civetweb;
     cb.http_error = router_http_error;
+    cb.exit_thread = on_exit_thread;
     mg_init_library(0);
     struct mg_context *mg = mg_start(&cb, NULL, options);
     if (!mg) {
@@ -133,6 +157,9 @@ int main(int argc, char **argv)
     log_info(NULL, "api.stopping", "signal received, draining requests");
     mg_stop(mg);
     mg_exit_library();
+    sweeper_stop();
+    bus_shutdown();
+    sweeper_config_free();
     auth_shutdown();
     db_pool_free(ctx.db);
     cfg_free(config_table, CONFIG_N);
