@@ -56,7 +56,8 @@ CREATE TABLE asset_archives (
 CREATE INDEX asset_archives_expires_idx ON asset_archives (expires_at);
 
 CREATE TABLE asset_archive_chunks (
-    archive_id  text NOT NULL REFERENCES asset_archives(id) ON DELETE CASCADE,
+    -- checked at commit: the worker streams the chunks first and writes the archive row (size, sha256) last
+    archive_id  text NOT NULL REFERENCES asset_archives(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     seq         integer NOT NULL,
     data        bytea NOT NULL,
     PRIMARY KEY (archive_id, seq)

@@ -244,19 +244,23 @@ static int zip_name_ok(const char *name)
 
 static void import_asset(req *r)
 {
-    char mode[16] = "AddNew", prefix[128] = "", overwrite[8] = "false";
+    /* req_query() empties the buffer of an absent parameter: defaults are applied after */
+    char mode[16], prefix[256], overwrite[8];
     int n = req_query(r, "type", mode, sizeof mode);
     if (n == -1) n = req_query(r, "mode", mode, sizeof mode); /* older DOC name (spec §8 #5) */
+    if (n == -1) snprintf(mode, sizeof mode, "AddNew");
     if (n == -2 || (strcmp(mode, "AddNew") != 0 && strcmp(mode, "Merge") != 0)) {
         reply_bad_param(r, "The parameter type must be AddNew or Merge.");
         return;
     }
     n = req_query(r, "prefix", prefix, sizeof prefix);
-    if (n == -2 || (n > 0 && util_utf8_len(prefix) > 64)) {
+    if (n == -1) prefix[0] = '\0';
+    if (n == -2 || util_utf8_len(prefix) < 0 || util_utf8_len(prefix) > 64) {
         reply_bad_param(r, "The parameter prefix must be at most 64 characters.");
         return;
     }
     n = req_query(r, "datasource_overwrite", overwrite, sizeof overwrite);
+    if (n == -1) snprintf(overwrite, sizeof overwrite, "false");
     if (n == -2 || (strcmp(overwrite, "true") != 0 && strcmp(overwrite, "false") != 0)) {
         reply_bad_param(r, "The parameter datasource_overwrite must be true or false.");
         return;

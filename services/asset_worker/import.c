@@ -3,7 +3,8 @@
  * transaction through the apps module's contract function app_import_doc() (migrations/002_apps.sql).
  *
  * Options (query of ImportAsset, stored in the job request): type AddNew (default) | Merge, prefix
- * (prepended to each app name), datasource_overwrite (no datasources in packages yet: ignored).
+ * (prepended to each app name, and to its key, which is unique per instance too), datasource_overwrite
+ * (no datasources in packages yet: ignored).
  * - AddNew: an app whose name or key already exists in the instance is not imported: reason
  *   ROMA.00015006.
  * - Merge: such an app is updated in place (remark); its key and secret stay as they are.
@@ -101,15 +102,22 @@ static PGresult *load_upload(job *j)
 /* Makes doc importable here: prefix the name, replace a secret this deployment cannot open. */
 static int prepare_doc(cJSON *app, const char *prefix)
 {
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "name"));
-    if (!name) return ROMA_EINVAL;
-    if (*prefix) {
-        size_t n = strlen(prefix) + strlen(name) + 1;
-        char *pn = malloc(n);
-        if (!pn) return ROMA_ENOMEM;
-        snprintf(pn, n, "%s%s", prefix, name);
-        cJSON_ReplaceItemInObjectCaseSensitive(app, "name", cJSON_CreateString(pn));
-        free(pn);
+    if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "name"))) return ROMA_EINVAL;
+    /* the key is unique per instance like the name: prefix both, or a prefixed copy always clashes */
+    static const char *const prefixed[] = {"name", "key"};
+    for (size_t i = 0; *prefix && i < 2; i++) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, prefixed[i]));
+        if (!v) continue;
+        size_t n = strlen(prefix) + strlen(v) + 1;
+        char *pv = malloc(n);
+        if (!pv) return ROMA_ENOMEM;
+        snprintf(pv, n, "%s%s", prefix, v);
+        cJSON *item = cJSON_CreateString(pv);
+        free(pv);
+        if (!item || !cJSON_ReplaceItemInObjectCaseSensitive(app, prefixed[i], item)) {
+            cJSON_Delete(item);
+            return ROMA_ENOMEM;
+        }
     }
     const char *sealed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "secret_sealed"));
     char *open = sealed ? crypto_open(sealed) : NULL;
