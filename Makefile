@@ -99,6 +99,11 @@ bench: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@bench/run.sh
 
+# bench/hello.c: the civetweb hello-world baseline of bench/bench_http.py (bench/run.sh builds it)
+$(BUILD)/bench/hello: bench/hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< -lcivetweb -lpthread
+
 clean:
 	rm -rf build
 
