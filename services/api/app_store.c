@@ -47,6 +47,19 @@ static int exec_unique(PGresult *res, ExecStatusType want, const char *rid, int 
     return ROMA_EIO;
 }
 
+/* Runs a SELECT. 0 with *out = the result (caller PQclear()s), or ROMA_EIO (logged) with *out = NULL. */
+static int query_rows(PGconn *db, const char *sql, int n, const char *const *p, const char *rid, PGresult **out)
+{
+    PGresult *res = db_exec(db, sql, n, p);
+    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
+        PQclear(res);
+        *out = NULL;
+        return ROMA_EIO;
+    }
+    *out = res;
+    return 0;
+}
+
 /* Ids are UUIDs: anything else cannot name an app and needs no query. */
 static int plausible_id(const char *app_id) { return app_id && util_is_uuid(app_id); }
 
@@ -57,15 +70,13 @@ int app_lookup(PGconn *db, const char *instance_id, const char *app_id, const ch
     memset(out, 0, sizeof *out);
     if (!plausible_id(app_id)) return ROMA_ENOTFOUND;
     const char *p[] = {app_id, instance_id, user_id};
-    PGresult *res = db_exec(db,
-                            "SELECT a.id, a.name, a.created_by, array_to_string(m.roles, ','), m.user_id IS NOT NULL"
-                            " FROM apps a LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = $3"
-                            " WHERE a.id = $1 AND a.instance_id = $2",
-                            3, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, NULL)) {
-        PQclear(res);
+    PGresult *res;
+    if (query_rows(db,
+                   "SELECT a.id, a.name, a.created_by, array_to_string(m.roles, ','), m.user_id IS NOT NULL"
+                   " FROM apps a LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = $3"
+                   " WHERE a.id = $1 AND a.instance_id = $2",
+                   3, p, NULL, &res) != 0)
         return ROMA_EIO;
-    }
     if (PQntuples(res) != 1) {
         PQclear(res);
         return ROMA_ENOTFOUND;
@@ -124,15 +135,12 @@ int app_store_show(PGconn *db, const char *instance_id, const char *app_id, cons
     if (!plausible_id(app_id)) return ROMA_ENOTFOUND;
     const char *p[] = {app_id, instance_id, user_id};
     /* LEFT JOIN: one round trip tells "no such app" (no row) from "not yours" (row without member data) */
-    PGresult *res = db_exec(db,
-                            "SELECT " APP_COLS " FROM apps a"
-                            " LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = $3"
-                            " WHERE a.id = $1 AND a.instance_id = $2",
-                            3, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
+    PGresult *res;
+    if (query_rows(db,
+                   "SELECT " APP_COLS " FROM apps a LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = $3"
+                   " WHERE a.id = $1 AND a.instance_id = $2",
+                   3, p, rid, &res) != 0)
         return ROMA_EIO;
-    }
     int rc = PQntuples(res) != 1 ? ROMA_ENOTFOUND : PQgetisnull(res, 0, APP_COL_ROLES) ? ROMA_EDENIED : 0;
     if (rc != 0) {
         PQclear(res);
@@ -200,11 +208,9 @@ int app_store_secret_get(PGconn *db, const char *instance_id, const char *app_id
     *plain = NULL;
     if (!plausible_id(app_id)) return ROMA_ENOTFOUND;
     const char *p[] = {app_id, instance_id};
-    PGresult *res = db_exec(db, "SELECT secret_sealed FROM apps WHERE id = $1 AND instance_id = $2", 2, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
+    PGresult *res;
+    if (query_rows(db, "SELECT secret_sealed FROM apps WHERE id = $1 AND instance_id = $2", 2, p, rid, &res) != 0)
         return ROMA_EIO;
-    }
     if (PQntuples(res) != 1) {
         PQclear(res);
         return ROMA_ENOTFOUND;
@@ -334,9 +340,8 @@ int app_store_list(PGconn *db, const char *instance_id, const char *user_id, con
              "SELECT " APP_COLS ", count(*) OVER () FROM apps a JOIN app_members m ON m.app_id = a.id AND m.user_id = $2"
              " WHERE %s ORDER BY m.favorite DESC, a.create_time DESC, a.id LIMIT $%d::int OFFSET $%d::bigint",
              q.where, nl, no);
-    PGresult *res = db_exec(db, sql, q.n, q.params);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
+    PGresult *res;
+    if (query_rows(db, sql, q.n, q.params, rid, &res) != 0) {
         list_query_free(&q);
         return ROMA_EIO;
     }
@@ -347,9 +352,8 @@ int app_store_list(PGconn *db, const char *instance_id, const char *user_id, con
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM apps a JOIN app_members m ON m.app_id = a.id AND m.user_id = $2 WHERE %s",
                  q.where);
-        PGresult *c = db_exec(db, sql, q.n - 2, q.params);
-        if (!db_ok(c, PGRES_TUPLES_OK, rid)) {
-            PQclear(c);
+        PGresult *c;
+        if (query_rows(db, sql, q.n - 2, q.params, rid, &c) != 0) {
             PQclear(res);
             list_query_free(&q);
             return ROMA_EIO;
@@ -368,18 +372,10 @@ int app_store_validate(PGconn *db, const char *instance_id, const char *name, co
                        const char *rid, PGresult **out)
 {
     const char *p[] = {instance_id, name, id, key};
-    PGresult *res = db_exec(db,
-                            "SELECT id, name, remark FROM apps WHERE instance_id = $1"
-                            " AND ($2::text IS NULL OR name = $2) AND ($3::text IS NULL OR id = $3)"
-                            " AND ($4::text IS NULL OR key = $4) LIMIT 1",
-                            4, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
-        *out = NULL;
-        return ROMA_EIO;
-    }
-    *out = res;
-    return 0;
+    return query_rows(db,
+                      "SELECT id, name, remark FROM apps WHERE instance_id = $1 AND ($2::text IS NULL OR name = $2)"
+                      " AND ($3::text IS NULL OR id = $3) AND ($4::text IS NULL OR key = $4) LIMIT 1",
+                      4, p, rid, out);
 }
 
 /* ---- members ----------------------------------------------------------------------------------------- */
@@ -388,18 +384,11 @@ int app_store_members(PGconn *db, const char *app_id, const char *owner_id, cons
                       PGresult **out)
 {
     const char *p[] = {app_id, owner_id, user_name};
-    PGresult *res = db_exec(db,
-                            "SELECT u.id, u.name, array_to_string(m.roles, ',') FROM app_members m"
-                            " JOIN users u ON u.id = m.user_id WHERE m.app_id = $1 AND ($3::text IS NULL OR u.name = $3)"
-                            " ORDER BY m.user_id = $2 DESC, u.name, u.id",
-                            3, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
-        *out = NULL;
-        return ROMA_EIO;
-    }
-    *out = res;
-    return 0;
+    return query_rows(db,
+                      "SELECT u.id, u.name, array_to_string(m.roles, ',') FROM app_members m"
+                      " JOIN users u ON u.id = m.user_id WHERE m.app_id = $1 AND ($3::text IS NULL OR u.name = $3)"
+                      " ORDER BY m.user_id = $2 DESC, u.name, u.id",
+                      3, p, rid, out);
 }
 
 /* The wanted set as JSON [{"id":..,"roles":"read,access"},..]: passing it as one jsonb parameter avoids
@@ -467,18 +456,11 @@ int app_store_candidates(PGconn *db, const char *project_id, const char *app_id,
                          PGresult **out)
 {
     const char *p[] = {project_id, app_id, exclude_members ? "true" : "false"};
-    PGresult *res = db_exec(db,
-                            "SELECT u.id, u.name FROM users u WHERE u.project_id = $1 AND (NOT $3::boolean OR NOT EXISTS"
-                            " (SELECT 1 FROM app_members m WHERE m.app_id = $2 AND m.user_id = u.id))"
-                            " ORDER BY u.name, u.id LIMIT 1000",
-                            3, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
-        *out = NULL;
-        return ROMA_EIO;
-    }
-    *out = res;
-    return 0;
+    return query_rows(db,
+                      "SELECT u.id, u.name FROM users u WHERE u.project_id = $1 AND (NOT $3::boolean OR NOT EXISTS"
+                      " (SELECT 1 FROM app_members m WHERE m.app_id = $2 AND m.user_id = u.id))"
+                      " ORDER BY u.name, u.id LIMIT 1000",
+                      3, p, rid, out);
 }
 
 /* ---- assets ------------------------------------------------------------------------------------------ */
@@ -488,11 +470,9 @@ int app_export_doc(PGconn *db, const char *instance_id, const char *app_id, cons
     *json = NULL;
     if (!plausible_id(app_id)) return ROMA_ENOTFOUND;
     const char *p[] = {instance_id, app_id};
-    PGresult *res = db_exec(db, "SELECT doc::text FROM app_export_docs WHERE instance_id = $1 AND id = $2", 2, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
-        PQclear(res);
+    PGresult *res;
+    if (query_rows(db, "SELECT doc::text FROM app_export_docs WHERE instance_id = $1 AND id = $2", 2, p, rid, &res) != 0)
         return ROMA_EIO;
-    }
     int rc = PQntuples(res) == 1 ? 0 : ROMA_ENOTFOUND;
     if (rc == 0 && !(*json = strdup(PQgetvalue(res, 0, 0)))) rc = ROMA_ENOMEM;
     PQclear(res);

@@ -66,6 +66,26 @@ static void reply_store_error(req *r, int rc)
     }
 }
 
+/* Sends o, built with every step checked (ok), and frees it; a failed build is the 500. Takes o. */
+static void reply_built(req *r, int status, cJSON *o, int ok)
+{
+    if (!o || !ok) {
+        cJSON_Delete(o);
+        reply_internal(r, "out of memory");
+        return;
+    }
+    reply_json(r, status, o);
+    cJSON_Delete(o);
+}
+
+/* Appends item to arr, or frees it when it cannot be appended (or is NULL). 1 on success. */
+static int array_take(cJSON *arr, cJSON *item)
+{
+    if (item && cJSON_AddItemToArray(arr, item)) return 1;
+    cJSON_Delete(item);
+    return 0;
+}
+
 /* ---- access ------------------------------------------------------------------------------------------ */
 
 /* Resolves {app_id} for the caller and checks they hold need (APP_ROLE_* bit). 0, or replied. */
@@ -113,14 +133,11 @@ static int query_text_or_reply(req *r, const char *name, long max, char *buf, si
 
 /* ---- JSON shapes ------------------------------------------------------------------------------------- */
 
-static cJSON *user_ref_json(const char *id, const char *name)
+/* Adds key: {user_id, user_name} to o. 1 on success. */
+static int add_user_ref(cJSON *o, const char *key, const char *id, const char *name)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (o && (!cJSON_AddStringToObject(o, "user_id", id) || !cJSON_AddStringToObject(o, "user_name", name))) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+    cJSON *u = cJSON_AddObjectToObject(o, key);
+    return u && cJSON_AddStringToObject(u, "user_id", id) && cJSON_AddStringToObject(u, "user_name", name);
 }
 
 /* App (ServerAppInfo, spec §2.3) from an APP_COL_* row. Never carries the secret. NULL on OOM. */
@@ -135,12 +152,8 @@ static cJSON *app_row_json(PGresult *res, int row)
     ok = roles && app_roles_to_json(app_roles_from_csv(COL(APP_COL_ROLES)), roles) == 0 &&
          cJSON_AddStringToObject(o, "create_time", COL(APP_COL_CREATE_TIME)) &&
          cJSON_AddStringToObject(o, "update_time", COL(APP_COL_UPDATE_TIME));
-    cJSON *cu = ok ? user_ref_json(COL(APP_COL_CREATED_BY), COL(APP_COL_CREATED_NAME)) : NULL;
-    ok = cu && cJSON_AddItemToObject(o, "created_user", cu);
-    if (cu && !ok) cJSON_Delete(cu);
-    cJSON *lu = ok ? user_ref_json(COL(APP_COL_UPDATED_BY), COL(APP_COL_UPDATED_NAME)) : NULL;
-    ok = lu && cJSON_AddItemToObject(o, "last_updated_user", lu);
-    if (lu && !ok) cJSON_Delete(lu);
+    ok = ok && add_user_ref(o, "created_user", COL(APP_COL_CREATED_BY), COL(APP_COL_CREATED_NAME)) &&
+         add_user_ref(o, "last_updated_user", COL(APP_COL_UPDATED_BY), COL(APP_COL_UPDATED_NAME));
     ok = ok && cJSON_AddBoolToObject(o, "owner", COL(APP_COL_OWNER)[0] == 't') &&
          cJSON_AddStringToObject(o, "key", COL(APP_COL_KEY)) &&
          cJSON_AddBoolToObject(o, "favorite", COL(APP_COL_FAVORITE)[0] == 't');
@@ -157,25 +170,15 @@ static void reply_app_row(req *r, int status, PGresult *res)
 {
     cJSON *o = app_row_json(res, 0);
     PQclear(res);
-    if (!o) {
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, status, o);
-    cJSON_Delete(o);
+    reply_built(r, status, o, 1);
 }
 
 /* {id, secret} of the /secret operations. The plaintext is wiped by the caller. */
 static void reply_secret(req *r, const char *app_id, const char *secret)
 {
     cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "id", app_id) || !cJSON_AddStringToObject(o, "secret", secret)) {
-        cJSON_Delete(o);
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, 200, o);
-    cJSON_Delete(o);
+    int ok = o && cJSON_AddStringToObject(o, "id", app_id) && cJSON_AddStringToObject(o, "secret", secret);
+    reply_built(r, 200, o, ok);
 }
 
 /* ---- CreateRomaApp: POST /apps ---------------------------------------------------------------------- */
@@ -257,19 +260,9 @@ static void app_list(req *r)
     cJSON *apps = NULL;
     int ok = o && cJSON_AddNumberToObject(o, "total", (double)total) && cJSON_AddNumberToObject(o, "size", n) &&
              (apps = cJSON_AddArrayToObject(o, "apps")) != NULL;
-    for (int i = 0; ok && i < n; i++) {
-        cJSON *a = app_row_json(res, i);
-        ok = a && cJSON_AddItemToArray(apps, a);
-        if (a && !ok) cJSON_Delete(a);
-    }
+    for (int i = 0; ok && i < n; i++) ok = array_take(apps, app_row_json(res, i));
     PQclear(res);
-    if (!ok) {
-        cJSON_Delete(o);
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, 200, o);
-    cJSON_Delete(o);
+    reply_built(r, 200, o, ok);
 }
 
 /* ---- CheckRomaAppDetails: GET /apps/{app_id} -------------------------------------------------------- */
@@ -424,13 +417,7 @@ static void app_validate(req *r)
              cJSON_AddStringToObject(o, "name", PQgetvalue(res, 0, 1)) &&
              cJSON_AddStringToObject(o, "remark", PQgetvalue(res, 0, 2));
     PQclear(res);
-    if (!ok) {
-        cJSON_Delete(o);
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, 200, o);
-    cJSON_Delete(o);
+    reply_built(r, 200, o, ok);
 }
 
 /* ---- members: GET/PUT /apps/{app_id}/users, GET /apps/{app_id}/candidates --------------------------- */
@@ -450,23 +437,14 @@ static void reply_members(req *r, PGconn *db, const app_ref *ref, const char *us
     int ok = o && cJSON_AddNumberToObject(o, "total", n) && cJSON_AddStringToObject(o, "id", ref->id) &&
              (users = cJSON_AddArrayToObject(o, "users")) != NULL;
     for (int i = 0; ok && i < n; i++) {
-        cJSON *u = cJSON_CreateObject();
-        ok = u && cJSON_AddItemToArray(users, u);
-        if (u && !ok) cJSON_Delete(u);
-        cJSON *roles = NULL;
-        ok = ok && cJSON_AddStringToObject(u, "id", PQgetvalue(res, i, 0)) &&
+        cJSON *u = cJSON_CreateObject(), *roles = NULL;
+        ok = array_take(users, u) && cJSON_AddStringToObject(u, "id", PQgetvalue(res, i, 0)) &&
              cJSON_AddStringToObject(u, "name", PQgetvalue(res, i, 1)) &&
              (roles = cJSON_AddArrayToObject(u, "roles")) != NULL &&
              app_roles_to_json(app_roles_from_csv(PQgetvalue(res, i, 2)), roles) == 0;
     }
     PQclear(res);
-    if (!ok) {
-        cJSON_Delete(o);
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, 200, o);
-    cJSON_Delete(o);
+    reply_built(r, 200, o, ok);
 }
 
 static void app_members_show(req *r)
@@ -535,19 +513,11 @@ static void app_candidates(req *r)
     int ok = users != NULL;
     for (int i = 0; ok && i < PQntuples(res); i++) {
         cJSON *u = cJSON_CreateObject();
-        ok = u && cJSON_AddItemToArray(users, u);
-        if (u && !ok) cJSON_Delete(u);
-        ok = ok && cJSON_AddStringToObject(u, "id", PQgetvalue(res, i, 0)) &&
+        ok = array_take(users, u) && cJSON_AddStringToObject(u, "id", PQgetvalue(res, i, 0)) &&
              cJSON_AddStringToObject(u, "name", PQgetvalue(res, i, 1));
     }
     PQclear(res);
-    if (!ok) {
-        cJSON_Delete(o);
-        reply_internal(r, "out of memory");
-        return;
-    }
-    reply_json(r, 200, o);
-    cJSON_Delete(o);
+    reply_built(r, 200, o, ok);
 }
 
 /* ---- routes ------------------------------------------------------------------------------------------ */
