@@ -98,13 +98,16 @@ def test_commands_and_healthchecks_use_built_binaries(config):
             assert os.access(path, os.X_OK), f"{name}: {argv[0]} is not built in build/release/bin"
             if len(argv) == 1 or argv[0] == "roma-admin":
                 continue
-            # a closed port everywhere: the probe must fail as a probe (1), not as a usage error (2)
-            env = dict(os.environ, ROMA_DATABASE_URL="postgresql://roma:roma@127.0.0.1:9/roma?connect_timeout=2")
+            # valid settings but closed ports everywhere: the probe must fail as a probe (1), not as a
+            # usage or configuration error (2)
+            env = dict(os.environ, ROMA_DATABASE_URL="postgresql://roma:roma@127.0.0.1:9/roma?connect_timeout=2",
+                       ROMA_BROKER_FRONTEND="tcp://127.0.0.1:9", ROMA_BROKER_BACKEND="tcp://127.0.0.1:9",
+                       ROMA_SECRET_KEY="6f" * 32)
             r = subprocess.run([path, *argv[1:-1], re.sub(r":5555$", ":9", argv[-1])], env=env,
                                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
             assert r.returncode == 1 and "usage" not in r.stderr, f"{name}: {argv}: {r.returncode} {r.stderr}"
             checked += 1
-    assert checked >= 2, "expected the broker and asset-worker probes"
+    assert checked >= 4, "expected the broker and the three worker probes"
 
 
 def _needed_libs(binary):
@@ -122,8 +125,10 @@ def _runtime_packages():
     stages = re.split(r"^FROM ", text, flags=re.M)
     runtime = [s for s in stages if re.match(r"debian:bookworm-slim AS runtime", s)]
     assert runtime, "deploy/Dockerfile has no 'FROM debian:bookworm-slim AS runtime' stage"
-    m = re.search(r"apt-get install[^\n]*((?:\\\n[^\n]*)+)", runtime[0])
-    return set(re.findall(r"[a-z0-9][a-z0-9.+-]+", m.group(0).replace("apt-get install", "")))
+    joined = runtime[0].replace("\\\n", " ")  # fold continuation lines
+    m = re.search(r"apt-get install -y --no-install-recommends ([^&\n]+)", joined)
+    assert m, "no apt-get install in the runtime stage"
+    return set(m.group(1).split())
 
 
 def test_dockerfile_stages():
