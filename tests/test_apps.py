@@ -696,3 +696,36 @@ def test_export_contract_view(stack, tok, u2):
     assert d["name"] == a["name"] and d["key"] == a["key"] and d["secret_sealed"].startswith("v1:")
     assert "Export-Secret-9" not in doc
     assert d["members"] == [{"user_id": u2.id, "roles": ["read", "delete"]}]
+
+
+def test_import_contract_round_trip(stack, tok, u2):
+    """app_import_doc() re-creates an exported app (same id, key, sealed secret, members) - in another
+    instance too, where a name clash is the documented unique_violation."""
+    a = create(stack, tok, secret="Import-Secret-7", remark="imp")
+    tok.put(stack.inst(f"/apps/{a['id']}/users"), json={"users": [{"id": u2.id, "roles": ["access"]}]})
+    doc = stack.sql(f"SELECT doc::text FROM app_export_docs WHERE id = '{a['id']}'")
+    assert tok.delete(stack.inst(f"/apps/{a['id']}")).status_code == 200
+    q = doc.replace("'", "''")
+    new_id = stack.sql(f"SELECT app_import_doc('{q}'::jsonb, '{stack.project_id}', '{stack.instance_id}',"
+                       f" '{stack.user_id}', 'admin')")
+    assert new_id == a["id"]
+    back = tok.get(stack.inst(f"/apps/{a['id']}")).json()
+    assert back["name"] == a["name"] and back["key"] == a["key"] and back["remark"] == "imp" and back["owner"] is True
+    assert tok.get(stack.inst(f"/apps/{a['id']}/secret")).json()["secret"] == "Import-Secret-7"
+    got = {u["id"]: u["roles"] for u in members(tok, stack, a["id"])["users"]}
+    assert got == {stack.user_id: ALL_ROLES, u2.id: ["read", "access"]}
+    # a second import into the same instance clashes on the name (caller decides: skip/overwrite)
+    import subprocess
+    r = subprocess.run(["psql", "-X", "-A", "-t", "-q", stack.db_url, "-c",
+                        f"SELECT app_import_doc('{q}'::jsonb, '{stack.project_id}', '{stack.instance_id}',"
+                        f" '{stack.user_id}', 'admin')"], capture_output=True, text=True)
+    assert r.returncode != 0 and "apps_instance_name_uniq" in r.stderr
+    # into another instance: a fresh id (the old one is taken), same name/key allowed there
+    other = stack.admin("instance-create", "--project", stack.project_id, "--name", uniq("inst")).strip()
+    other_id = stack.sql(f"SELECT app_import_doc('{q}'::jsonb, '{stack.project_id}', '{other}',"
+                         f" '{stack.user_id}', 'admin')")
+    assert other_id != a["id"] and UUID_RE.match(other_id)
+    r = tok.get(f"/v2/{stack.project_id}/instances/{other}/apps/{other_id}/secret")
+    assert r.status_code == 200 and r.json()["secret"] == "Import-Secret-7"
+    # an app id never resolves through another instance
+    assert_err(tok.get(f"/v2/{stack.project_id}/instances/{other}/apps/{a['id']}"), 404, "ROMA.00014001")

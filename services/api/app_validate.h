@@ -21,6 +21,7 @@
 #define APP_KEY_MAX 200
 #define APP_SECRET_MIN 8
 #define APP_SECRET_MAX 128
+#define APP_ID_MAX 64          /* app_id (SPEC path parameter 0-64) */
 #define APP_USER_ID_MAX 64
 #define APP_USER_NAME_MAX 64
 #define APP_MEMBERS_MAX 1000   /* users[] entries in one AddUserToApp body */

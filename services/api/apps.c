@@ -389,10 +389,10 @@ static void app_secret_reset(req *r)
 
 static void app_validate(req *r)
 {
-    char name[APP_NAME_BYTES], id[APP_USER_ID_MAX * 4 + 1], key[APP_KEY_MAX * 4 + 1];
+    char name[APP_NAME_BYTES], id[APP_ID_MAX * 4 + 1], key[APP_KEY_MAX * 4 + 1];
     const char *v_name, *v_id, *v_key;
     if (query_text_or_reply(r, "name", APP_NAME_MAX, name, sizeof name, &v_name) ||
-        query_text_or_reply(r, "id", APP_USER_ID_MAX, id, sizeof id, &v_id) ||
+        query_text_or_reply(r, "id", APP_ID_MAX, id, sizeof id, &v_id) ||
         query_text_or_reply(r, "key", APP_KEY_MAX, key, sizeof key, &v_key))
         return;
     if (!v_name && !v_id && !v_key) {
