@@ -51,7 +51,6 @@ int delete_run(job *j)
         if (done > napps) done = napps;
         rc = job_step(j, 0.8 * (double)done / (double)napps);
     }
-    if (rc == 0) rc = job_step(j, 0.8);
     if (rc != 0) return rc;
 
     cJSON *reasons = cJSON_CreateArray();

@@ -220,13 +220,11 @@ static int store_archive(job *j, int fd, const char *archive_id)
     return ok ? 0 : ROMA_EIO;
 }
 
-static int count_apps(job *j, const char *ids_json, long *total)
+/* Apps of the instance, for the progress of a full export. */
+static int count_apps(job *j, long *total)
 {
-    const char *p[] = {j->project_id, j->instance_id, ids_json};
-    PGresult *res = db_exec(j->db,
-                            "SELECT count(*) FROM apps WHERE project_id = $1 AND instance_id = $2"
-                            " AND ($3::jsonb IS NULL OR id IN (SELECT jsonb_array_elements_text($3::jsonb)))",
-                            3, p);
+    const char *p[] = {j->project_id, j->instance_id};
+    PGresult *res = db_exec(j->db, "SELECT count(*) FROM apps WHERE project_id = $1 AND instance_id = $2", 2, p);
     int ok = db_ok(res, PGRES_TUPLES_OK, j->rid);
     if (ok) *total = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -258,7 +256,8 @@ int export_run(job *j)
     zip_out z = {NULL, -1, 0};
     int rc = (!full && !ids_json) || !m_apps || !m_tasks || (!full && !found) || !reasons ? ROMA_ENOMEM : 0;
     long total = 0, done = 0;
-    if (rc == 0) rc = count_apps(j, ids_json, &total);
+    if (rc == 0 && full) rc = count_apps(j, &total);
+    if (!full) total = napps; /* listed ids: the list is the total (unknown ones become reasons) */
     if (rc == 0) rc = zip_open(&z, j->rid);
     char cursor[128] = "";
     while (rc == 0) {
@@ -268,8 +267,8 @@ int export_run(job *j)
             break;
         }
         done += n;
+        if (n < g_wcfg.batch) break; /* last page: the finish records progress 1 */
         rc = job_step(j, total ? 0.05 + 0.85 * (double)done / (double)total : 0.9);
-        if (n < g_wcfg.batch) break;
     }
     if (rc == 0) {
         add_missing(reasons, full ? NULL : apps, found ? found : m_apps);
