@@ -6,6 +6,7 @@ is written (0600) and its token lists apps; a worker killed with SIGKILL is rest
 and exits 0. "Every process" = every live process whose environment carries our ROMA_VAR_DIR, so a
 child the test does not know about would be caught too.
 """
+import glob
 import json
 import os
 import shutil
@@ -59,8 +60,12 @@ def _alive(pid):
 
 def test_make_run_script():
     t0 = time.time()
+    # leftovers of earlier sessions (kept for diagnosis when they failed)
+    for old_var in glob.glob(os.path.join(ROOT, "build", "test-var", "run-*")):
+        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(old_var, "pg")],
+                       capture_output=True)
+        shutil.rmtree(old_var, ignore_errors=True)
     var = os.path.join(ROOT, "build", "test-var", f"run-{os.getpid()}")
-    shutil.rmtree(var, ignore_errors=True)
     os.makedirs(var)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROMA_")}
     env.update({
@@ -83,6 +88,7 @@ def test_make_run_script():
             return f.read().decode(errors="replace")
 
     marker = f"ROMA_VAR_DIR={var}".encode()
+    passed = False
     try:
         creds_path = os.path.join(var, "credentials.env")
         wait_for(lambda: "Press Ctrl-C" in output() or sup.poll() is not None, 40, interval=0.1,
@@ -144,6 +150,7 @@ def test_make_run_script():
         assert not _alive(pg_pid), "PostgreSQL still running"
         assert not os.path.exists(os.path.join(var, "pg", "data", "postmaster.pid"))
         assert time.time() - t0 < BUDGET_S, f"took {time.time() - t0:.1f}s"
+        passed = True
     finally:
         if sup.poll() is None:
             os.killpg(sup.pid, signal.SIGKILL)
@@ -156,3 +163,5 @@ def test_make_run_script():
         subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(var, "pg")],
                        capture_output=True)
         out.close()
+        if passed:
+            shutil.rmtree(var, ignore_errors=True)
