@@ -1,7 +1,7 @@
 """conftest.py: fixtures that run the real thing.
 
-- `pg`: a throwaway PostgreSQL started once per test session (scripts/pg.sh) in build/test-var/pg on
-  ROMA_TEST_PG_PORT (55432), fresh every session.
+- `pg`: a throwaway PostgreSQL started once per test session (scripts/pg.sh) in
+  build/test-var/run-<pid>/pg (ROMA_TEST_VAR overrides) on a free port (ROMA_TEST_PG_PORT overrides).
 - `Stack`: one OpenROMA deployment on its own database and free ports: roma-broker, roma-api and the
   workers, real processes built in ROMA_BUILD_DIR (build/release by default; `make test` uses
   build/asan). Bootstrapped through `roma-admin bootstrap`, so it also tests the admin tool.
@@ -26,8 +26,10 @@ from roma_client import RomaClient  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("ROMA_BUILD_DIR", "build/release"))
 BIN = os.path.join(BUILD, "bin")
-VAR = os.path.join(ROOT, "build", "test-var")
-PG_PORT = int(os.environ.get("ROMA_TEST_PG_PORT", "55432"))
+# Each pytest run gets its own directory and PostgreSQL port, so two runs (two developers, or a run
+# beside `make run`) never share or stop each other's server.
+VAR = os.environ.get("ROMA_TEST_VAR") or os.path.join(ROOT, "build", "test-var", f"run-{os.getpid()}")
+PG_PORT = int(os.environ.get("ROMA_TEST_PG_PORT", "0"))
 SECRET_KEY = "6f" * 32
 WORKER_BINS = {"asset": "roma-asset-worker", "datasource": "roma-datasource-worker", "topic": "roma-topic-worker"}
 
@@ -204,11 +206,11 @@ class Stack:
 @pytest.fixture(scope="session")
 def pg():
     d = os.path.join(VAR, "pg")
-    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(PG_PORT)], capture_output=True)
+    port = PG_PORT or free_port()
     shutil.rmtree(d, ignore_errors=True)
-    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(PG_PORT)], check=True)
-    yield f"postgresql://roma:roma@127.0.0.1:{PG_PORT}/roma"
-    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(PG_PORT)], check=False)
+    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(port)], check=True)
+    yield f"postgresql://roma:roma@127.0.0.1:{port}/roma"
+    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
 
 
 @pytest.fixture(scope="session")
