@@ -211,6 +211,7 @@ def pg():
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(port)], check=True)
     yield f"postgresql://roma:roma@127.0.0.1:{port}/roma"
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
+    shutil.rmtree(d, ignore_errors=True)  # ~40 MB a run; the process logs beside it are kept
 
 
 @pytest.fixture(scope="session")
