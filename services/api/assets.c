@@ -25,6 +25,7 @@
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
+#include "multipart.h"
 #include "routes.h"
 #include "sweeper.h"
 #include "util.h"
@@ -154,12 +155,6 @@ static void delete_asset(req *r) { submit_list_job(r, "deleteAsset", 1); }
 
 /* ---- ImportAsset: multipart/form-data with the zip in the field ImportAssetRequestBody ---- */
 
-typedef struct form_part {
-    const char *data;
-    size_t len;
-    char filename[256];
-} form_part;
-
 /* Copies the value of `attr="..."` (or attr=token) from a header line into out. 1 when found. */
 static int header_attr(const char *line, size_t line_len, const char *attr, char *out, size_t outlen)
 {
@@ -172,7 +167,7 @@ static int header_attr(const char *line, size_t line_len, const char *attr, char
         int quoted = v < end && *v == '"';
         if (quoted) v++;
         size_t n = 0;
-        while (v + n < end && (quoted ? v[n] != '"' : (v[n] != ';' && v[n] != ' ' && v[n] != '\r'))) n++;
+        while (v + n < end && (quoted ? v[n] != '"' : (v[n] != ';' && v[n] != ' '))) n++;
         if (n >= outlen) n = outlen - 1;
         memcpy(out, v, n);
         out[n] = '\0';
@@ -181,51 +176,21 @@ static int header_attr(const char *line, size_t line_len, const char *attr, char
     return 0;
 }
 
-/* Finds the form field `name` in a multipart body. 0, or ROMA_EINVAL when the body is not a
- * well-formed multipart message or lacks the field. */
-static int multipart_find(const req *r, const char *name, form_part *out)
+/* The filename of the part whose content starts at data (found by multipart_field): its header lines
+ * are the ones between the boundary line ("--...") and the blank line just before data. */
+static void part_filename(const char *body, const char *data, char *out, size_t outlen)
 {
-    const char *ct = req_header(r, "Content-Type");
-    char boundary[128];
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0 ||
-        !header_attr(ct, strlen(ct), "boundary", boundary, sizeof boundary) || !*boundary)
-        return ROMA_EINVAL;
-    char delim[136];
-    int dl = snprintf(delim, sizeof delim, "--%s", boundary);
-    const char *end = r->body + r->body_len;
-    const char *p = memmem(r->body, r->body_len, delim, (size_t)dl);
-    while (p) {
-        p += dl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-') return ROMA_EINVAL; /* closing delimiter */
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') return ROMA_EINVAL;
-        p += 2;
-        const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hdr_end) return ROMA_EINVAL;
-        const char *content = hdr_end + 4;
-        char close[140];
-        int cl = snprintf(close, sizeof close, "\r\n%s", delim);
-        const char *next = memmem(content, (size_t)(end - content), close, (size_t)cl);
-        if (!next) return ROMA_EINVAL;
-        char field[128] = "", filename[256] = "";
-        for (const char *line = p; line < hdr_end;) {
-            const char *eol = memmem(line, (size_t)(hdr_end + 2 - line), "\r\n", 2);
-            if (!eol) eol = hdr_end;
-            size_t ll = (size_t)(eol - line);
-            if (ll > 20 && strncasecmp(line, "Content-Disposition:", 20) == 0) {
-                (void)header_attr(line, ll, "name", field, sizeof field);
-                (void)header_attr(line, ll, "filename", filename, sizeof filename);
-            }
-            line = eol + 2;
-        }
-        if (!strcmp(field, name)) {
-            out->data = content;
-            out->len = (size_t)(next - content);
-            snprintf(out->filename, sizeof out->filename, "%s", filename);
-            return 0;
-        }
-        p = next + 2;
+    out[0] = '\0';
+    const char *line_end = data - 4; /* data is preceded by "\r\n\r\n" */
+    while (line_end > body) {
+        const char *start = line_end;
+        while (start > body && !(start[-1] == '\n' && start - 1 > body && start[-2] == '\r')) start--;
+        size_t len = (size_t)(line_end - start);
+        if (len >= 2 && start[0] == '-' && start[1] == '-') return; /* reached the boundary line */
+        if (len > 20 && !strncasecmp(start, "Content-Disposition:", 20) && header_attr(start, len, "filename", out, outlen))
+            return;
+        line_end = start - 2;
     }
-    return ROMA_EINVAL;
 }
 
 /* DOC rule for ROMA.10013: a .zip whose name starts with a letter or digit, specials only + - _ */
@@ -269,30 +234,33 @@ static void import_asset(req *r)
         reply_error(r, 400, "ROMA.13001", "The request body is missing.");
         return;
     }
-    form_part part;
-    if (multipart_find(r, IMPORT_FIELD, &part) != 0) {
+    const char *data;
+    size_t len;
+    if (multipart_field(req_header(r, "Content-Type"), r->body, r->body_len, IMPORT_FIELD, &data, &len) != 0) {
         reply_bad_param(r, "The request must be multipart/form-data with the file field " IMPORT_FIELD ".");
         return;
     }
-    if (!zip_name_ok(part.filename)) {
+    char filename[256];
+    part_filename(r->body, data, filename, sizeof filename);
+    if (!zip_name_ok(filename)) {
         reply_error(r, 400, "ROMA.10013",
                     "Only .zip files are accepted; the name must start with a letter or digit and may only contain + - _ as special characters.");
         return;
     }
     /* a zip starts with a local file header (or is an empty archive's end record) */
-    if (part.len < 22 || memcmp(part.data, "PK", 2) != 0 || (part.data[2] != 3 && part.data[2] != 5)) {
+    if (len < 22 || memcmp(data, "PK", 2) != 0 || (data[2] != 3 && data[2] != 5)) {
         reply_error(r, 400, "ROMA.10011", "The file could not be decompressed: it is not a zip archive.");
         return;
     }
     cJSON *norm = cJSON_CreateObject();
     if (!norm || !cJSON_AddStringToObject(norm, "type", mode) || !cJSON_AddStringToObject(norm, "prefix", prefix) ||
         !cJSON_AddBoolToObject(norm, "datasource_overwrite", !strcmp(overwrite, "true")) ||
-        !cJSON_AddStringToObject(norm, "file_name", part.filename)) {
+        !cJSON_AddStringToObject(norm, "file_name", filename)) {
         cJSON_Delete(norm);
         reply_internal(r, "oom");
         return;
     }
-    submit_job(r, "importAsset", norm, part.data, part.len);
+    submit_job(r, "importAsset", norm, data, len);
     cJSON_Delete(norm);
 }
 
@@ -343,12 +311,12 @@ static void download_archive(req *r)
     int chunks = atoi(PQgetvalue(res, 0, 1));
     PQclear(res);
     r->status = 200;
-    mg_printf(r->conn,
+    int hw = mg_printf(r->conn,
               "HTTP/1.1 200 OK\r\nX-Request-Id: %s\r\nContent-Length: %lld\r\nContent-Type: application/zip\r\n"
               "Content-Disposition: attachment; filename=\"assets-%s.zip\"\r\n%s\r\n",
               r->rid, size, id, r->extra_headers ? r->extra_headers : "");
     long long sent = 0;
-    for (int seq = 0; seq < chunks; seq++) {
+    for (int seq = 0; hw > 0 && seq < chunks; seq++) {
         char seqs[16];
         snprintf(seqs, sizeof seqs, "%d", seq);
         const char *cp[] = {id, seqs};
