@@ -1,0 +1,219 @@
+"""servers.py: throwaway servers for the datasource connectivity tests, as session fixtures.
+
+Everything listens on 127.0.0.1 on ports from conftest.free_port(), keeps its data under
+build/test-var/ds-servers/, and is stopped at the end of the session. Import the fixtures into a test
+module with `from servers import *  # noqa: F401,F403` (conftest.py puts tests/ on sys.path).
+
+- mariadb:     MariaDB 10.11 (mariadb-install-db + mariadbd, recipe of shared/notes/environment.md);
+               database appdb with tables orders / customers, user app@127.0.0.1 password MY_PASS
+- pg_checks:   the session's PostgreSQL (`pg` fixture) with a role dscheck (password PG_PASS) owning
+               database dscheck_db (tables orders, sales.leads). The shared server trusts TCP clients,
+               so a scram-sha-256 pg_hba line for exactly this role and database is prepended and the
+               configuration reloaded: a wrong password fails as on a real server.
+- redis_srv:   redis-server with requirepass REDIS_PASS, no persistence
+- http_srv:    tests/helpers/basic_auth_http.py in a thread (basic auth, OAuth token, 401/403/302 routes)
+- ftp_srv:     tests/helpers/ftp_server.py (pyftpdlib) with user FTP_USER / FTP_PASS
+- silent_port: a TCP listener that never accepts: the kernel completes handshakes into the backlog,
+               nothing is ever read or written (for deadline tests)
+- closed_port: a port nothing listens on
+RabbitMQ is not started: rabbitmq-server (Erlang) is not installed here and its boot is slow.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PG_PORT, ROOT, VAR, free_port, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIR = os.path.join(VAR, "ds-servers")
+MY_USER, MY_PASS, MY_DB = "app", "My-Pass-4471x", "appdb"
+PG_USER, PG_PASS, PG_DB = "dscheck", "Pg-Pass-8813y", "dscheck_db"
+REDIS_PASS = "Redis-Pass-2209z"
+FTP_USER, FTP_PASS = "ftpuser", "Ftp-Pass-6650w"
+
+
+def _traversable(path):
+    """Server users (mysql, postgres) must be able to walk down to their directories."""
+    d = os.path.abspath(path)
+    while d != "/":
+        try:
+            os.chmod(d, os.stat(d).st_mode | 0o011)
+        except OSError:
+            pass
+        d = os.path.dirname(d)
+
+
+def _as_root():
+    return os.geteuid() == 0
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    d = os.path.join(DIR, "mariadb")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    _traversable(d)
+    port = free_port()
+    sock = os.path.join(d, "mysqld.sock")
+    user_args = ["--user=mysql"] if _as_root() else []
+    if _as_root():
+        shutil.chown(d, "mysql", "mysql")
+    r = subprocess.run(["mariadb-install-db", "--no-defaults", *user_args, f"--datadir={d}/data", "--skip-test-db",
+                        "--auth-root-authentication-method=socket"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    argv = ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--port={port}", "--bind-address=127.0.0.1",
+            f"--socket={sock}", f"--pid-file={d}/mysqld.pid", f"--log-error={d}/error.log", "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M", "--max-connections=500"]
+    if _as_root():
+        argv = ["runuser", "-u", "mysql", "--"] + argv
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    admin = ["mariadb", "--no-defaults", f"--socket={sock}", "-uroot"]
+    wait_for(lambda: subprocess.run(admin + ["-e", "SELECT 1"], capture_output=True).returncode == 0, 60,
+             what="mariadb start")
+    sql = f"""
+        CREATE DATABASE {MY_DB};
+        CREATE USER '{MY_USER}'@'127.0.0.1' IDENTIFIED BY '{MY_PASS}';
+        CREATE USER '{MY_USER}'@'localhost' IDENTIFIED BY '{MY_PASS}';
+        GRANT ALL ON {MY_DB}.* TO '{MY_USER}'@'127.0.0.1', '{MY_USER}'@'localhost';
+        CREATE DATABASE otherdb;
+        USE {MY_DB};
+        CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(32) NOT NULL UNIQUE,
+                             amount DECIMAL(10,2) NULL, created DATETIME NOT NULL, note TEXT);
+        CREATE TABLE customers (id BIGINT PRIMARY KEY, name VARCHAR(100));
+        CREATE TABLE order_items (order_id INT NOT NULL, sku CHAR(8) NOT NULL);
+    """
+    r = subprocess.run(admin, input=sql, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    yield {"host": "127.0.0.1", "port": port, "user": MY_USER, "password": MY_PASS, "db": MY_DB, "socket": sock}
+    subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={sock}", "-uroot", "shutdown"], capture_output=True,
+                   timeout=60)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def pg_checks(pg):
+    sockdir = os.path.join(VAR, "pg")
+    su = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(PG_PORT), "-U", "postgres"]
+    setup = f"""
+        SELECT 'CREATE ROLE {PG_USER} LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}')\\gexec
+        ALTER ROLE {PG_USER} PASSWORD '{PG_PASS}';
+        SELECT 'CREATE DATABASE {PG_DB} OWNER {PG_USER}'
+          WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{PG_DB}')\\gexec
+    """
+    r = subprocess.run(su + ["-d", "postgres"], input=setup, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    tables = """
+        DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sales CASCADE;
+        CREATE TABLE orders (id serial PRIMARY KEY, code varchar(32) NOT NULL UNIQUE, amount numeric(10,2),
+                             note text, created timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(100));
+        CREATE SCHEMA sales; CREATE TABLE sales.leads (id int PRIMARY KEY, source text);
+    """
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(PG_PORT), "-U",
+                        PG_USER, "-d", PG_DB], input=tables, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # scram for exactly this role+database over TCP, ahead of the server's "trust all" lines
+    hba = os.path.join(sockdir, "data", "pg_hba.conf")
+    line = f"host {PG_DB} {PG_USER} 127.0.0.1/32 scram-sha-256\n"
+    with open(hba) as f:
+        text = f.read()
+    if line not in text:
+        with open(hba, "w") as f:
+            f.write(line + text)
+    r = subprocess.run(su + ["-d", "postgres", "-c", "SELECT pg_reload_conf()"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, PGPASSWORD="wrong")
+    wait_for(lambda: subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-d", PG_DB,
+                                     "-c", "SELECT 1"], env=env, capture_output=True).returncode != 0, 10,
+             what="pg_hba reload")
+    yield {"host": "127.0.0.1", "port": PG_PORT, "user": PG_USER, "password": PG_PASS, "db": PG_DB}
+
+
+@pytest.fixture(scope="session")
+def redis_srv():
+    d = os.path.join(DIR, "redis")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", REDIS_PASS,
+                             "--dir", d, "--save", "", "--appendonly", "no", "--logfile", os.path.join(d, "redis.log")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pong():
+        r = subprocess.run(["redis-cli", "-p", str(port), "--no-auth-warning", "-a", REDIS_PASS, "ping"],
+                           capture_output=True, text=True)
+        return "PONG" in r.stdout
+
+    wait_for(pong, 20, what="redis start")
+    yield {"host": "127.0.0.1", "port": port, "password": REDIS_PASS}
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def http_srv():
+    sys.path.insert(0, os.path.join(HERE, "helpers"))
+    import basic_auth_http  # noqa: E402
+    port = free_port()
+    srv = basic_auth_http.start(port)
+    yield {"base": f"http://127.0.0.1:{port}", "port": port, "user": basic_auth_http.USER,
+           "password": basic_auth_http.PASSWORD, "client_id": basic_auth_http.CLIENT_ID,
+           "client_secret": basic_auth_http.CLIENT_SECRET, "seen": basic_auth_http.Handler.seen}
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="session")
+def ftp_srv():
+    d = os.path.join(DIR, "ftp")
+    shutil.rmtree(d, ignore_errors=True)
+    port = free_port()
+    log = open(os.path.join(VAR, "logs", "ftp-server.log"), "ab") if os.path.isdir(os.path.join(VAR, "logs")) \
+        else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "helpers", "ftp_server.py"), str(port), d, FTP_USER,
+                             FTP_PASS], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+    assert proc.stdout.readline().strip() == b"ready", "ftp server did not start"
+
+    def listening():
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    wait_for(listening, 10, what="ftp listen")
+    yield {"host": "127.0.0.1", "port": port, "user": FTP_USER, "password": FTP_PASS}
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if log is not subprocess.DEVNULL:
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def silent_port():
+    """A listener that never accepts: connects succeed (kernel backlog), nothing is ever answered."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    yield s.getsockname()[1]
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def closed_port():
+    return free_port()
+
+
+def elapsed_since(t0):
+    return time.monotonic() - t0
