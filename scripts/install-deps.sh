@@ -10,7 +10,7 @@ PKGS=(
   libmariadb-dev libhiredis-dev libcurl4-openssl-dev librabbitmq-dev libmongoc-dev librdkafka-dev
   postgresql-15 postgresql-client-15
   mariadb-server mariadb-client redis-server redis-tools vsftpd
-  python3 python3-pytest python3-pytest-timeout python3-requests
+  python3 python3-pytest python3-pytest-timeout python3-requests python3-pyftpdlib
   curl unzip zip wrk docker-compose procps iproute2
 )
 
