@@ -165,3 +165,19 @@ def test_attempts_run_out(make_stack):
     assert final["status"] == "FAILED"
     assert [r["error_code"] for r in final["reasons"]] == ["ROMA.00015003"]
     assert archive_count(s, job_id) == 0
+
+
+def test_two_api_replicas_share_the_sweep(make_stack):
+    from conftest import free_port
+    s = make_stack(workers={"asset": 0}, extra_env={"ROMA_JOB_DISPATCH_GRACE_MS": "200", "ROMA_JOB_RETRY_BASE_MS": "200",
+                                                     "ROMA_JOB_RETRY_MAX_MS": "400"})
+    other = s.start_api("api2", port=free_port())
+    [app] = create_apps(s, 1)
+    jobs = [submit(s, "export", [app["id"]]).json()["job_id"] for _ in range(20)]
+    wait_for(lambda: '"job.redispatch"' in other.log_text() and '"job.redispatch"' in s.procs["api"].log_text(), 10,
+             what="both replicas re-dispatching")
+    s.start_worker("asset")
+    finals = [wait_job(s, j, timeout=15) for j in jobs]
+    assert {f["status"] for f in finals} == {"SUCCEEDED"}
+    assert s.sql("SELECT count(*), count(DISTINCT job_id), max(attempt) FROM asset_archives"
+                 " JOIN asset_jobs j ON j.id = job_id") == "20|20|1"

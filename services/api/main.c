@@ -65,7 +65,10 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 int main(int argc, char **argv)
 {
     if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) {
-        if (argc > 1 && !strcmp(argv[1], "--help-config")) sweeper_config_print();
+        if (argc > 1 && !strcmp(argv[1], "--help-config")) {
+            printf("\n");
+            sweeper_config_print();
+        }
         return 0;
     }
     char err[512];
