@@ -292,7 +292,8 @@ void job_release(job *j, int graceful)
     job_finish_abort(j);
     char att[16], delay[24];
     snprintf(att, sizeof att, "%d", j->attempt);
-    double r01 = (double)(rand() % 1000) / 1000.0;
+    unsigned short u = 500;
+    double r01 = util_random_bytes(&u, sizeof u) == 0 ? (double)(u % 1000) / 1000.0 : 0.5; /* jitter */
     snprintf(delay, sizeof delay, "%lld",
              graceful ? 0LL : (long long)asset_job_backoff_ms(j->attempt - 1, 500, 30000, r01));
     const char *p[] = {j->id, att, graceful ? "t" : "f", delay};

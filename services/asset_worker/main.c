@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "asset_job.h"
 #include "config.h"
@@ -18,7 +17,6 @@
 #include "db.h"
 #include "job.h"
 #include "log.h"
-#include "util.h"
 #include "worker.h"
 
 worker_cfg g_wcfg;
@@ -165,7 +163,6 @@ int main(int argc, char **argv)
         cfg_free(config_table, CONFIG_N);
         return 2;
     }
-    srand((unsigned)(util_now_ms() ^ (int64_t)getpid()));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
