@@ -837,9 +837,9 @@ static void resend_message(req *r)
         int ok = db_ok(res, PGRES_TUPLES_OK, r->rid), found = ok && PQntuples(res) == 1;
         PQclear(res);
         if (!ok || !found) {
-            cJSON_Delete(in);
             if (!ok) reply_unavailable(r, "database");
             else reply_error(r, 400, MQS_E_APP_NOT_FOUND, "No app with key %.200s exists in the instance.", ck);
+            cJSON_Delete(in); /* ck points into it */
             return;
         }
     }
