@@ -46,7 +46,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all release asan fuzz run test bench clean deps check-compose
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 release: ; $(MAKE) MODE=release all
 asan: ; $(MAKE) MODE=asan all
 
@@ -71,6 +71,15 @@ $(eval $(call service_rule,datasource_worker,$$(DS_LIBS)))
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< $(LIBCOMMON) $(PKG_LIBS)
+
+# Test helper programs tests/helpers/*.c (real processes driven by the pytest suites), linked like unit tests;
+# a "// LINK_EXTRA: path.c ..." line in a helper also links those service sources' objects.
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+HELPER_EXTRA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(shell sed -n 's#^// LINK_EXTRA:##p' $(HELPER_SRC) /dev/null)))
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBCOMMON) $(HELPER_EXTRA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/api $(LDFLAGS_MODE) -MMD -MP -o $@ $< $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's#^// LINK_EXTRA:##p' $<)) $(LIBCOMMON) $(PKG_LIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_*.c linked with the common/proto sources (and, when a target names
 # them in a "// FUZZ_EXTRA: path.c ..." line, extra service sources), built with clang.

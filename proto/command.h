@@ -21,6 +21,7 @@
  * it is integral and fits int64, otherwise as a float64; the decoder turns any msgpack number back into
  * a cJSON number (so integers beyond +-2^53 lose precision, as they do in JSON). NaN and infinities are
  * rejected both ways (JSON cannot carry them), and so are strings containing NUL bytes, bin and ext.
+ * Map member order and duplicate keys are preserved exactly, as cJSON itself keeps them.
  *
  * Limits (the decoder rejects, never crashes on, input that breaks them; the encoder refuses to build
  * such messages so that whatever encodes also decodes):
