@@ -5,7 +5,8 @@ build/test-var/ds-servers/, and is stopped at the end of the session. Import the
 module with `from servers import *  # noqa: F401,F403` (conftest.py puts tests/ on sys.path).
 
 - mariadb:     MariaDB 10.11 (mariadb-install-db + mariadbd, recipe of shared/notes/environment.md);
-               database appdb with tables orders / customers, user app@127.0.0.1 password MY_PASS
+               database appdb with tables orders / customers / order_items, user app@127.0.0.1 password
+               MY_PASS with rights on appdb and on the pattern appx% (none of which exists)
 - pg_checks:   the session's PostgreSQL (`pg` fixture) with a role dscheck (password PG_PASS) owning
                database dscheck_db (tables orders, sales.leads). The shared server trusts TCP clients,
                so a scram-sha-256 pg_hba line for exactly this role and database is prepended and the
@@ -24,10 +25,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
-from conftest import PG_PORT, ROOT, VAR, free_port, wait_for
+from conftest import ROOT, VAR, free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIR = os.path.join(VAR, "ds-servers")
@@ -80,6 +82,9 @@ def mariadb():
         CREATE USER '{MY_USER}'@'127.0.0.1' IDENTIFIED BY '{MY_PASS}';
         CREATE USER '{MY_USER}'@'localhost' IDENTIFIED BY '{MY_PASS}';
         GRANT ALL ON {MY_DB}.* TO '{MY_USER}'@'127.0.0.1', '{MY_USER}'@'localhost';
+        -- rights on a name pattern: a missing database of that pattern is "unknown" (1049), while a
+        -- database outside the user's rights is "access denied" (1044) whether it exists or not
+        GRANT ALL ON `appx%`.* TO '{MY_USER}'@'127.0.0.1', '{MY_USER}'@'localhost';
         CREATE DATABASE otherdb;
         USE {MY_DB};
         CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(32) NOT NULL UNIQUE,
@@ -101,7 +106,8 @@ def mariadb():
 @pytest.fixture(scope="session")
 def pg_checks(pg):
     sockdir = os.path.join(VAR, "pg")
-    su = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(PG_PORT), "-U", "postgres"]
+    port = urllib.parse.urlsplit(pg).port
+    su = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(port), "-U", "postgres"]
     setup = f"""
         SELECT 'CREATE ROLE {PG_USER} LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}')\\gexec
         ALTER ROLE {PG_USER} PASSWORD '{PG_PASS}';
@@ -117,7 +123,7 @@ def pg_checks(pg):
         CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(100));
         CREATE SCHEMA sales; CREATE TABLE sales.leads (id int PRIMARY KEY, source text);
     """
-    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(PG_PORT), "-U",
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(port), "-U",
                         PG_USER, "-d", PG_DB], input=tables, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # scram for exactly this role+database over TCP, ahead of the server's "trust all" lines
@@ -131,10 +137,10 @@ def pg_checks(pg):
     r = subprocess.run(su + ["-d", "postgres", "-c", "SELECT pg_reload_conf()"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     env = dict(os.environ, PGPASSWORD="wrong")
-    wait_for(lambda: subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-d", PG_DB,
+    wait_for(lambda: subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, "-d", PG_DB,
                                      "-c", "SELECT 1"], env=env, capture_output=True).returncode != 0, 10,
              what="pg_hba reload")
-    yield {"host": "127.0.0.1", "port": PG_PORT, "user": PG_USER, "password": PG_PASS, "db": PG_DB}
+    yield {"host": "127.0.0.1", "port": port, "user": PG_USER, "password": PG_PASS, "db": PG_DB}
 
 
 @pytest.fixture(scope="session")

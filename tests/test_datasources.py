@@ -533,7 +533,7 @@ def test_mysql_ok_and_failures(stack, cli, app, mariadb, closed_port):
     assert shown["last_test_result"] is False and "authentication failed" in shown["last_test_detail"]
     assert shown["content"]["password"] == MASK, "testing another config does not change the stored one"
 
-    r = test_connect(stack, cli, ds["datasource_id"], dict(body, content=mysql_content(mariadb, database_name="nosuchdb")))
+    r = test_connect(stack, cli, ds["datasource_id"], dict(body, content=mysql_content(mariadb, database_name="appx_missing")))
     assert_test_failed(r, "unknown database", [MY_PASS])
     r = test_connect(stack, cli, ds["datasource_id"], dict(body, content=mysql_content(mariadb, database_name="otherdb")))
     assert_test_failed(r, "permission denied", [MY_PASS])
@@ -879,6 +879,7 @@ def test_no_worker_is_503_within_deadline(make_stack_module, mariadb):
 def test_worker_clean_sigterm(make_stack_module):
     s = make_stack_module(workers={"datasource": 1})
     w = s.workers("datasource")[0]
+    wait_for(lambda: '"event":"worker.started"' in w.log_text(), 20, what="worker start")
     assert w.stop() == 0
     assert '"event":"worker.stopped"' in w.log_text()
 

@@ -89,6 +89,14 @@ static int probe_backend(const char *endpoint)
 
 int main(int argc, char **argv)
 {
+    /* first: a SIGTERM arriving while the libraries initialise must still mean a clean stop */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     int check_only = argc > 1 && !strcmp(argv[1], "--check");
     if (!check_only && cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
     char err[512];
@@ -128,13 +136,6 @@ int main(int argc, char **argv)
         goto out;
     }
     libs = 1;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     w = roma_worker_new(cfg.backend, DS_KIND, (int)cfg.concurrency);
     if (!w) goto out;

@@ -1,6 +1,6 @@
 /* meta_common.h: shared shapes of the table and column listings (ListDatasourceTables /
  * ListDatasourceColumns) so MySQL and PostgreSQL answer identically:
- *   tables:  ["name", ...]                   (at most META_MAX_ROWS, sorted)
+ *   tables:  ["name", ...]                   (at most META_MAX_ROWS, in byte order)
  *   columns: [{field_name, field_type, field_length, null_able "YES"|"NO", primary "Y"|"N",
  *              unique "Y"|"N", decimal_digits string|null, is_partition false}, ...]
  * null_able uses JDBC's IS_NULLABLE words and decimal_digits JDBC's DECIMAL_DIGITS semantics (null

@@ -71,7 +71,7 @@ static MYSQL_STMT *run(ds_job *job, MYSQL *m, const char *sql, const char *param
 static void list_tables(ds_job *job, MYSQL *m)
 {
     static const char sql[] = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                              "AND table_name LIKE ? ORDER BY table_name LIMIT 10000";
+                              "AND table_name LIKE ? ORDER BY BINARY table_name LIMIT 10000";
     char *pattern = meta_like_pattern(job->filter);
     row_buf *rb = malloc(sizeof *rb);
     cJSON *arr = cJSON_CreateArray();

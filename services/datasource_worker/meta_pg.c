@@ -36,11 +36,12 @@ static void fail_query(ds_job *job, PGresult *r)
 static void list_tables(ds_job *job, PGconn *c)
 {
     static const char sql[] =
-        "SELECT CASE WHEN n.nspname = current_schema() THEN c.relname ELSE n.nspname || '.' || c.relname END "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
-        "AND c.relname LIKE $1 ORDER BY 1 LIMIT 10000";
+        "SELECT t FROM (SELECT CASE WHEN n.nspname = current_schema() THEN c.relname::text "
+        "               ELSE n.nspname || '.' || c.relname END AS t "
+        "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND c.relname LIKE $1) s "
+        "ORDER BY t COLLATE \"C\" LIMIT 10000";
     char *pattern = meta_like_pattern(job->filter);
     if (!pattern) {
         ds_fail(job, DS_E_OTHER, "out of memory");
