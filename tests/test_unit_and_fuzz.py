@@ -10,6 +10,7 @@ Nothing is skipped: an empty set of unit binaries or fuzz targets is a failing c
 """
 import glob
 import os
+import re
 import subprocess
 
 import pytest
@@ -42,8 +43,13 @@ def _fuzz_cases():
     return [pytest.param(n, id=n) for n in sorted(names)] or [pytest.param(None, id="no-fuzz-targets")]
 
 
+# libFuzzer's progress lines ("#1234 NEW cov: ..."): dropped so the crash report fits in what is shown
+_PROGRESS = re.compile(r"^#\d+\s+(NEW|REDUCE|pulse|INITED|RELOAD|DONE)\b.*\n?", re.M)
+
+
 def _show(r):
-    return f"exit {r.returncode}\n--- stdout ---\n{r.stdout[-8000:]}\n--- stderr ---\n{r.stderr[-8000:]}"
+    err = _PROGRESS.sub("", r.stderr)
+    return f"exit {r.returncode}\n--- stdout ---\n{r.stdout[-8000:]}\n--- stderr ---\n{err[-12000:]}"
 
 
 @pytest.mark.parametrize("mode,name", _unit_cases())
