@@ -113,6 +113,11 @@ $(BUILD)/bench/hello: bench/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< -lcivetweb -lpthread
 
+# bench/ds_baseline.c: raw connect+auth+close loop of libmariadb / libpq, the baseline of bench/bench_datasources.py
+$(BUILD)/bench/ds_baseline: bench/ds_baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DS_CFLAGS) $(LDFLAGS_MODE) -o $@ $< $(DS_LIBS) $(PKG_LIBS)
+
 clean:
 	rm -rf build
 

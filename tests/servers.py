@@ -54,13 +54,12 @@ def _as_root():
     return os.geteuid() == 0
 
 
-@pytest.fixture(scope="session")
-def mariadb():
-    d = os.path.join(DIR, "mariadb")
+def start_mariadb(d, port):
+    """Installs and starts a MariaDB in directory d on 127.0.0.1:port with the test database and user.
+    Returns (info dict, stop function). Also used by bench/bench_datasources.py."""
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     _traversable(d)
-    port = free_port()
     sock = os.path.join(d, "mysqld.sock")
     user_args = ["--user=mysql"] if _as_root() else []
     if _as_root():
@@ -94,19 +93,28 @@ def mariadb():
     """
     r = subprocess.run(admin, input=sql, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    yield {"host": "127.0.0.1", "port": port, "user": MY_USER, "password": MY_PASS, "db": MY_DB, "socket": sock}
-    subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={sock}", "-uroot", "shutdown"], capture_output=True,
-                   timeout=60)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+
+    def stop():
+        subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={sock}", "-uroot", "shutdown"],
+                       capture_output=True, timeout=60)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    return {"host": "127.0.0.1", "port": port, "user": MY_USER, "password": MY_PASS, "db": MY_DB, "socket": sock}, stop
 
 
 @pytest.fixture(scope="session")
-def pg_checks(pg):
-    sockdir = os.path.join(VAR, "pg")
-    port = urllib.parse.urlsplit(pg).port
+def mariadb():
+    info, stop = start_mariadb(os.path.join(DIR, "mariadb"), free_port())
+    yield info
+    stop()
+
+
+def setup_pg_checks(sockdir, port):
+    """Role PG_USER (password PG_PASS, scram over TCP) owning PG_DB with the test tables, on the server
+    whose socket directory is sockdir. Returns the info dict. Also used by bench/bench_datasources.py."""
     su = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(port), "-U", "postgres"]
     setup = f"""
         SELECT 'CREATE ROLE {PG_USER} LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}')\\gexec
@@ -117,7 +125,7 @@ def pg_checks(pg):
     r = subprocess.run(su + ["-d", "postgres"], input=setup, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     tables = """
-        DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sales CASCADE;
+        DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS customers; DROP SCHEMA IF EXISTS sales CASCADE;
         CREATE TABLE orders (id serial PRIMARY KEY, code varchar(32) NOT NULL UNIQUE, amount numeric(10,2),
                              note text, created timestamptz NOT NULL DEFAULT now());
         CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(100));
@@ -140,7 +148,12 @@ def pg_checks(pg):
     wait_for(lambda: subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, "-d", PG_DB,
                                      "-c", "SELECT 1"], env=env, capture_output=True).returncode != 0, 10,
              what="pg_hba reload")
-    yield {"host": "127.0.0.1", "port": port, "user": PG_USER, "password": PG_PASS, "db": PG_DB}
+    return {"host": "127.0.0.1", "port": port, "user": PG_USER, "password": PG_PASS, "db": PG_DB}
+
+
+@pytest.fixture(scope="session")
+def pg_checks(pg):
+    yield setup_pg_checks(os.path.join(VAR, "pg"), urllib.parse.urlsplit(pg).port)
 
 
 @pytest.fixture(scope="session")

@@ -24,17 +24,20 @@ typedef struct kafka_ctx {
     pthread_mutex_t mu;
     char last_error[256];
     int denied;
+    int all_down; /* librdkafka reported every bootstrap broker down */
 } kafka_ctx;
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    (void)err;
     kafka_ctx *k = opaque;
     pthread_mutex_lock(&k->mu);
-    /* keep the most telling message: an authentication error beats later "all brokers down" noise */
-    if (!strstr(k->last_error, "SASL") && !strstr(k->last_error, "uthenticat"))
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        k->all_down = 1; /* a summary: keep the cause reported before it */
+    } else if (!strstr(k->last_error, "SASL") && !strstr(k->last_error, "uthenticat")) {
+        /* an authentication error beats later transport noise */
         snprintf(k->last_error, sizeof k->last_error, "%s", reason ? reason : "");
+    }
     pthread_mutex_unlock(&k->mu);
 }
 
@@ -138,8 +141,19 @@ void check_kafka(ds_job *job)
     }
     conf = NULL; /* owned by rk now */
     const struct rd_kafka_metadata *md = NULL;
-    left = ds_remaining_ms(job);
-    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 0, NULL, &md, (int)(left < 1 ? 1 : left));
+    rd_kafka_resp_err_t me = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    /* short metadata rounds until the deadline: librdkafka retries refused brokers forever, so stop as
+     * soon as it has declared every broker down for a reason we can name */
+    while ((left = ds_remaining_ms(job)) > 0) {
+        me = rd_kafka_metadata(rk, 0, NULL, &md, (int)(left < 250 ? left : 250));
+        if (me == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        rd_kafka_poll(rk, 0); /* error_cb runs from here: it is how refusals and SASL errors arrive */
+        pthread_mutex_lock(&k.mu);
+        int give_up = k.denied || (k.all_down && k.last_error[0]);
+        pthread_mutex_unlock(&k.mu);
+        if (give_up) break;
+    }
+    rd_kafka_poll(rk, 0);
     if (me == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ds_set_phase(job, DS_PHASE_SESSION, NULL);
         ds_succeed(job, "%s answered a metadata request (%d broker%s advertised)%s", first_ep, md->broker_cnt,
