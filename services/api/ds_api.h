@@ -35,7 +35,10 @@ void ds_reply_store_error(req *r, int rc);
  * returned; otherwise the 400 was replied and a negative code returned. */
 int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **info);
 
-/* test-connect / tables / columns (ds_connect.c) */
+/* test-connect / tables / columns (ds_connect.c). Their settings (ROMA_DS_CHECK_TIMEOUT_MS,
+ * ROMA_DS_BUS_MARGIN_MS) are read from the environment on first use; ds_config_print() prints them as
+ * Markdown for roma-api --help-config. */
+void ds_config_print(void);
 void ds_test_connect(req *r);
 void ds_list_tables(req *r);
 void ds_list_columns(req *r);

@@ -55,6 +55,8 @@ static void load_config(void)
     if (conn_cfg.check_timeout_ms > DS_CHECK_TIMEOUT_CAP_MS) conn_cfg.check_timeout_ms = DS_CHECK_TIMEOUT_CAP_MS;
 }
 
+void ds_config_print(void) { cfg_print_markdown(ds_config_table, DS_CONFIG_N); }
+
 /* ---- talking to the worker --------------------------------------------------------------------------- */
 
 /* Sends a request to a datasource worker; on success *out is the reply body (owned). On failure the

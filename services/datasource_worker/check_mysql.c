@@ -89,36 +89,13 @@ static void fail_mysql(ds_job *job, MYSQL *m, const char *ep, const char *user, 
 
 MYSQL *ds_mysql_open(ds_job *job, char *db_out, size_t db_len)
 {
-    const char *mode = ds_str(job, "mode");
     const char *user = ds_str(job, "user_name");
     const char *pass = ds_str(job, "password");
     const char *encoding = ds_str(job, "encoding");
-    char host[256], db[256] = "";
+    char host[256], db[256];
     int port;
-    if (mode && !strcmp(mode, "professional")) {
-        char scheme[32];
-        const char *url = ds_str(job, "url");
-        if (!url || ds_parse_url(url, scheme, sizeof scheme, host, sizeof host, &port, MYSQL_DEFAULT_PORT, db,
-                                 sizeof db) != 0) {
-            ds_fail(job, DS_E_CONFIG, "cannot read host, port and database from the url (expected "
-                                      "jdbc:mysql://host:port/database)");
-            return NULL;
-        }
-    } else {
-        const char *h = ds_str(job, "host");
-        const char *d = ds_str(job, "database_name");
-        port = ds_port(job, "port", MYSQL_DEFAULT_PORT);
-        if (!h || port < 0) {
-            ds_fail(job, DS_E_CONFIG, "host and port are required");
-            return NULL;
-        }
-        snprintf(host, sizeof host, "%s", h);
-        snprintf(db, sizeof db, "%s", d ? d : "");
-    }
-    if (!user) {
-        ds_fail(job, DS_E_CONFIG, "user_name is required");
+    if (ds_db_target(job, MYSQL_DEFAULT_PORT, "jdbc:mysql://host:port/database", host, sizeof host, &port, db, sizeof db) != 0)
         return NULL;
-    }
     if (db_out) snprintf(db_out, db_len, "%s", db);
 
     /* mysql_timeout (seconds, content) may shorten the deadline, never lengthen it */

@@ -88,36 +88,13 @@ static int pg_finish_connect(ds_job *job, PGconn *c, const char *ep, const char 
 
 PGconn *ds_pg_open(ds_job *job)
 {
-    const char *mode = ds_str(job, "mode");
     const char *user = ds_str(job, "user_name");
     const char *pass = ds_str(job, "password");
     const char *encoding = ds_str(job, "encoding");
-    char host[256], db[256] = "";
+    char host[256], db[256];
     int port;
-    if (mode && !strcmp(mode, "professional")) {
-        char scheme[32];
-        const char *url = ds_str(job, "url");
-        if (!url || ds_parse_url(url, scheme, sizeof scheme, host, sizeof host, &port, PG_DEFAULT_PORT, db,
-                                 sizeof db) != 0) {
-            ds_fail(job, DS_E_CONFIG, "cannot read host, port and database from the url (expected "
-                                      "jdbc:postgresql://host:port/database)");
-            return NULL;
-        }
-    } else {
-        const char *h = ds_str(job, "host");
-        const char *d = ds_str(job, "database_name");
-        port = ds_port(job, "port", PG_DEFAULT_PORT);
-        if (!h || port < 0) {
-            ds_fail(job, DS_E_CONFIG, "host and port are required");
-            return NULL;
-        }
-        snprintf(host, sizeof host, "%s", h);
-        snprintf(db, sizeof db, "%s", d ? d : "");
-    }
-    if (!user) {
-        ds_fail(job, DS_E_CONFIG, "user_name is required");
+    if (ds_db_target(job, PG_DEFAULT_PORT, "jdbc:postgresql://host:port/database", host, sizeof host, &port, db, sizeof db) != 0)
         return NULL;
-    }
     if (!*db) snprintf(db, sizeof db, "%s", user); /* libpq's own default */
 
     ds_addrs addrs;

@@ -146,6 +146,12 @@ void ds_hostports_free(ds_hostport *hp, int n);
 int ds_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, size_t host_len, int *port,
                  int dflt_port, char *db, size_t db_len);
 
+/* Where a relational datasource lives: mode "professional" reads content.url (JDBC URL, url_form names
+ * the expected shape in the failure), any other mode host / port / database_name. user_name must be set
+ * too. 0, or -1 with the configuration failure recorded. */
+int ds_db_target(ds_job *job, int dflt_port, const char *url_form, char *host, size_t host_len, int *port, char *db,
+                 size_t db_len);
+
 /* ---- TCP (check_tcp.c) ---- */
 /* Connects to addr before the job deadline. Returns a connected blocking socket, or -1 with the failure
  * recorded (connection refused / timeout / ...). */

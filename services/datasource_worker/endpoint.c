@@ -237,3 +237,33 @@ int ds_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, s
     }
     return 0;
 }
+
+int ds_db_target(ds_job *job, int dflt_port, const char *url_form, char *host, size_t host_len, int *port, char *db,
+                 size_t db_len)
+{
+    const char *mode = ds_str(job, "mode");
+    db[0] = '\0';
+    if (mode && !strcmp(mode, "professional")) {
+        char scheme[32];
+        const char *url = ds_str(job, "url");
+        if (!url || ds_parse_url(url, scheme, sizeof scheme, host, host_len, port, dflt_port, db, db_len) != 0) {
+            ds_fail(job, DS_E_CONFIG, "cannot read host, port and database from the url (expected %s)", url_form);
+            return -1;
+        }
+    } else {
+        const char *h = ds_str(job, "host");
+        const char *d = ds_str(job, "database_name");
+        *port = ds_port(job, "port", dflt_port);
+        if (!h || *port < 0) {
+            ds_fail(job, DS_E_CONFIG, "host and port are required");
+            return -1;
+        }
+        snprintf(host, host_len, "%s", h);
+        snprintf(db, db_len, "%s", d ? d : "");
+    }
+    if (!ds_str(job, "user_name")) {
+        ds_fail(job, DS_E_CONFIG, "user_name is required");
+        return -1;
+    }
+    return 0;
+}
