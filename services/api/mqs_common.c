@@ -43,7 +43,7 @@ int mqs_topic_find(PGconn *db, const char *instance_id, const char *name, const 
     const char *p[] = {instance_id, name, app_id ? app_id : ""};
     PGresult *res = db_exec(db,
                             "SELECT t.id, t.name, t.instance_id, t.app_id, t.access_policy, t.partitions,"
-                            " t.retention_time, COALESCE(p.access_policy, '')"
+                            " t.retention_time, COALESCE(p.access_policy, ''), t.sync_message_flush"
                             " FROM mqs_topics t LEFT JOIN mqs_topic_policies p ON p.topic_id = t.id AND p.app_id = $3"
                             " WHERE t.instance_id = $1 AND t.name = $2",
                             3, p);
@@ -63,6 +63,7 @@ int mqs_topic_find(PGconn *db, const char *instance_id, const char *name, const 
     t->partitions = atoi(PQgetvalue(res, 0, 5));
     t->retention_time = atoi(PQgetvalue(res, 0, 6));
     if (app_policy) snprintf(app_policy, 4, "%s", PQgetvalue(res, 0, 7));
+    t->sync_flush = PQgetvalue(res, 0, 8)[0] == 't';
     PQclear(res);
     return 0;
 }
@@ -73,7 +74,8 @@ cJSON *mqs_topic_json(const mqs_topic *t)
     if (!o || !cJSON_AddNumberToObject(o, "id", (double)t->id) || !cJSON_AddStringToObject(o, "name", t->name) ||
         !cJSON_AddStringToObject(o, "instance_id", t->instance_id) ||
         !cJSON_AddNumberToObject(o, "partitions", t->partitions) ||
-        !cJSON_AddNumberToObject(o, "retention_time", t->retention_time)) {
+        !cJSON_AddNumberToObject(o, "retention_time", t->retention_time) ||
+        !cJSON_AddBoolToObject(o, "sync_message_flush", t->sync_flush)) {
         cJSON_Delete(o);
         return NULL;
     }

@@ -19,6 +19,7 @@ typedef struct mqs_topic {
     char access_policy[4];  /* owner's permission: all | pub | sub */
     int partitions;
     int retention_time;
+    int sync_flush;         /* sync_message_flush */
 } mqs_topic;
 
 /* Sends a command to the topic manager (kind TOPIC_KIND or TOPIC_KIND_FETCH) and waits up to
@@ -32,7 +33,7 @@ int mqs_call_or_reply(req *r, const char *kind, const char *type, cJSON *body, i
 int mqs_topic_find(PGconn *db, const char *instance_id, const char *name, const char *app_id, mqs_topic *t,
                    char *app_policy, const char *rid) ROMA_MUST_USE;
 
-/* The topic object T of topic_cmd.h ({id, name, instance_id, partitions, retention_time}); NULL on OOM. */
+/* The topic object T of topic_cmd.h; NULL on OOM. */
 cJSON *mqs_topic_json(const mqs_topic *t);
 
 #endif

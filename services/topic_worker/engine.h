@@ -49,7 +49,7 @@ typedef struct engine_topic {
     int partitions;           /* 1..50 */
     int replication;          /* 1..3 (advisory for the PG engine) */
     int retention_hours;      /* 1..720 */
-    int sync_flush;           /* sync_message_flush */
+    int sync_flush;           /* sync_message_flush: appends are durable (fsync) before they are acknowledged */
 } engine_topic;
 
 /* One message to append. */
@@ -86,6 +86,8 @@ typedef struct engine_msgs {
     engine_msg *v;
     int n;
     int64_t total;            /* query: number of matches; fetch: n */
+    int busy;                 /* fetch: n == 0 only because other consumers of the group held partitions:
+                               * retry soon rather than waiting for new messages */
 } engine_msgs;
 
 void engine_msg_clear(engine_msg *m);   /* frees the strings, zeroes m */

@@ -135,9 +135,10 @@ static int append_to(pg_engine *pe, const engine_topic *t, int partition, const 
     char id[24], part[16];
     snprintf(id, sizeof id, "%" PRId64, t->id);
     snprintf(part, sizeof part, "%d", partition);
-    const char *p[] = {id, part, param, app_id ? app_id : "", headers};
-    PGresult *res = db_exec(c, "SELECT base_offset, ts FROM mqs_append($1::bigint, $2::int, $3::json, $4, $5::json)",
-                            5, p);
+    const char *p[] = {id, part, param, app_id ? app_id : "", headers, t->sync_flush ? "t" : "f"};
+    PGresult *res = db_exec(c,
+                            "SELECT base_offset, ts FROM mqs_append($1::bigint, $2::int, $3::json, $4, $5::json, $6::bool)",
+                            6, p);
     free(param);
     int rc = 0;
     if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
@@ -203,7 +204,11 @@ static int pg_fetch(topic_engine *e, const engine_topic *t, const char *group, c
             rc = ROMA_ENOMEM;
         } else {
             for (int i = 0; i < n; i++) {
-                engine_msg *m = &out->v[i];
+                if (atoi(PQgetvalue(res, i, 0)) < 0) { /* mqs_fetch's "partitions busy" marker */
+                    out->busy = 1;
+                    continue;
+                }
+                engine_msg *m = &out->v[out->n];
                 m->partition = atoi(PQgetvalue(res, i, 0));
                 m->offset = atoll(PQgetvalue(res, i, 1));
                 m->gen = atoi(PQgetvalue(res, i, 2));
@@ -211,7 +216,7 @@ static int pg_fetch(topic_engine *e, const engine_topic *t, const char *group, c
                 m->msg_id = dup_field(res, i, 4);
                 m->content = dup_field(res, i, 5);
                 m->content_len = m->content ? (size_t)PQgetlength(res, i, 5) : 0;
-                out->n = i + 1;
+                out->n++;
                 if (!m->content) {
                     rc = ROMA_ENOMEM;
                     break;

@@ -21,6 +21,7 @@
 #define META_ACQUIRE_MS 5000
 #define PRODUCE_MAX 10
 #define ACK_MAX 10
+#define FETCH_BUSY_RETRY_MS 3 /* pause before re-fetching when every free partition was held */
 
 /* ---- replies ---- */
 
@@ -113,6 +114,7 @@ static int topic_from_cmd(const cJSON *body, engine_topic *t)
     t->name = jstr(o, "name");
     t->instance_id = jstr(o, "instance_id");
     t->retention_hours = jlong(o, "retention_time", 1, 720, &ret) ? (int)ret : 72;
+    t->sync_flush = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "sync_message_flush"));
     return 0;
 }
 
@@ -925,8 +927,14 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
         uint64_t token = m->engine->ops->watch(m->engine, t.id);
         rc = m->engine->ops->fetch(m->engine, &t, group, &o, &got, req->rid);
         if (rc || got.n > 0) break;
+        int busy = got.busy;
+        engine_msgs_free(&got); /* an empty answer may still own its (unused) array */
         int64_t left = end - util_mono_ms();
         if (left <= 0 || (m->stop && *m->stop)) break;
+        if (busy) { /* the group's partitions were held by its other consumers for a moment */
+            util_sleep_ms(left < FETCH_BUSY_RETRY_MS ? (long)left : FETCH_BUSY_RETRY_MS);
+            continue;
+        }
         int slice = (int)(left < m->poll_slice_ms ? left : m->poll_slice_ms);
         (void)m->engine->ops->wait(m->engine, t.id, token, slice, m->stop);
     }

@@ -28,7 +28,8 @@
  *   msg.query     {topic:T, start_ms?, end_ms?, partition?, offset?, key?, message_id?, tag?, asc,
  *                  limit, skip}                                       -> {total, messages:[Msg]}
  *   msg.resend    {topic:T, partition, offset, consumer_key?}         -> {partition, offset}
- * where T = {id, name, instance_id, partitions, retention_time}, as the API read it from mqs_topics.
+ * where T = {id, name, instance_id, partitions, retention_time, sync_message_flush}, as the API read it
+ * from mqs_topics.
  *
  * Errors: reply->status is a negative ROMA_E* code and the body is
  *   {"http_status": 400, "error_code": "MQS.00400003", "error_msg": "..."}
