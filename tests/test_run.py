@@ -61,11 +61,12 @@ def _alive(pid):
 def test_make_run_script():
     t0 = time.time()
     # leftovers of earlier sessions (kept for diagnosis when they failed)
-    for old_var in glob.glob(os.path.join(ROOT, "build", "test-var", "run-*")):
+    # (its own prefix: run-<pid> directories belong to live pytest sessions and their PostgreSQL)
+    for old_var in glob.glob(os.path.join(ROOT, "build", "test-var", "makerun-*")):
         subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(old_var, "pg")],
                        capture_output=True)
         shutil.rmtree(old_var, ignore_errors=True)
-    var = os.path.join(ROOT, "build", "test-var", f"run-{os.getpid()}")
+    var = os.path.join(ROOT, "build", "test-var", f"makerun-{os.getpid()}")
     os.makedirs(var)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROMA_")}
     env.update({
