@@ -9,11 +9,24 @@ import json
 import urllib.parse
 import uuid
 
+import pytest
 import requests
 
 from roma_client import sign
 
 MQS_ERR_KEYS = {"error_code", "error_msg", "request_id"}
+
+
+@pytest.fixture(scope="module")
+def cli(stack):
+    """The bootstrap admin's token client (import this fixture into a test module to use it)."""
+    return stack.client()
+
+
+@pytest.fixture(scope="module")
+def app(stack, cli):
+    """An app created through the apps API, with its secret."""
+    return make_app(stack, cli)
 
 
 def uniq(prefix="t"):

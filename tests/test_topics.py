@@ -15,19 +15,10 @@ import time
 import pytest
 
 from conftest import wait_for
-from mqs_helpers import (DataClient, assert_mqs_err, create_topic, decode, make_app, mqs_path, uniq)
+from mqs_helpers import (app, cli,  # noqa: F401 (fixtures)
+                         DataClient, assert_mqs_err, create_topic, decode, make_app, mqs_path, uniq)
 
 BAD = "MQS.00400002"
-
-
-@pytest.fixture(scope="module")
-def cli(stack):
-    return stack.client()
-
-
-@pytest.fixture(scope="module")
-def app(stack, cli):
-    return make_app(stack, cli)
 
 
 def list_topics(stack, cli, **params):

@@ -230,8 +230,10 @@ static void ack(req *r)
     tv_ack_item items[TV_ACK_MAX];
     int n;
     tv_err e;
-    if (tv_ack(r->body, r->body_len, items, &n, &e) != 0) {
-        reply_error(r, 400, MQS_E_BAD_PARAM, "%s", e.msg);
+    int rc = tv_ack(r->body, r->body_len, items, &n, &e);
+    if (rc) {
+        if (rc == ROMA_ENOMEM) reply_internal(r, "oom");
+        else reply_error(r, 400, MQS_E_BAD_PARAM, "%s", e.msg);
         return;
     }
     cJSON *cmd = msg_cmd(&t);
@@ -260,7 +262,7 @@ static void ack(req *r)
     if (valid > 0) {
         roma_msg reply;
         proto_msg_init(&reply);
-        int rc = mqs_call_or_reply(r, TOPIC_KIND, TOPIC_CMD_ACK, cmd, (int)mqs_cfg()->call_timeout_ms, &reply);
+        rc = mqs_call_or_reply(r, TOPIC_KIND, TOPIC_CMD_ACK, cmd, (int)mqs_cfg()->call_timeout_ms, &reply);
         if (rc) {
             cJSON_Delete(cmd);
             return;

@@ -119,55 +119,78 @@ static int parse_body(const char *body, size_t len, cJSON **doc, tv_err *err)
 static const cJSON *field(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 static int absent(const cJSON *v) { return !v || cJSON_IsNull(v); }
 
-/* Integer field: absent -> def (def < lo means required); present must be an integral number in range. */
-static int get_int(const cJSON *o, const char *k, const char *path, long lo, long hi, long def, long *out, tv_err *err)
+/* Field getters. `at` is the JSON path of the object holding the field ("" at the top, "topics[2]" in an
+ * item): the error names "<at>.<key>" (or "<key>"), built only when the check fails. */
+typedef struct fpath {
+    char s[96];
+} fpath;
+
+static const char *path_of(fpath *p, const char *at, const char *k)
 {
+    snprintf(p->s, sizeof p->s, "%s%s%s", at, *at ? "." : "", k);
+    return p->s;
+}
+
+/* Integer field: absent -> def (def < lo means required); present must be an integral number in range. */
+static int get_int(const cJSON *o, const char *at, const char *k, long lo, long hi, long def, long *out, tv_err *err)
+{
+    fpath p;
     const cJSON *v = field(o, k);
     if (absent(v)) {
-        if (def < lo) return fail(err, path, "The parameter %s is required.", path);
+        if (def < lo) return fail(err, path_of(&p, at, k), "The parameter %s is required.", p.s);
         *out = def;
         return 0;
     }
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1e300;
     if (!cJSON_IsNumber(v) || d != d || d < (double)lo || d > (double)hi || d != (double)(long)d)
-        return fail(err, path, "The parameter %s must be an integer from %ld to %ld.", path, lo, hi);
+        return fail(err, path_of(&p, at, k), "The parameter %s must be an integer from %ld to %ld.", p.s, lo, hi);
     *out = (long)d;
     return 0;
 }
 
-/* Boolean field: absent -> -1 (or def when def >= 0). */
-static int get_bool(const cJSON *o, const char *k, const char *path, int def, int *out, tv_err *err)
+/* Boolean field: absent -> def (-1 = keep unset). */
+static int get_bool(const cJSON *o, const char *at, const char *k, int def, int *out, tv_err *err)
 {
+    fpath p;
     const cJSON *v = field(o, k);
     if (absent(v)) {
         *out = def;
         return 0;
     }
-    if (!cJSON_IsBool(v)) return fail(err, path, "The parameter %s must be true or false.", path);
+    if (!cJSON_IsBool(v)) return fail(err, path_of(&p, at, k), "The parameter %s must be true or false.", p.s);
     *out = cJSON_IsTrue(v) ? 1 : 0;
     return 0;
 }
 
 /* String field of at most max code points, valid UTF-8 without control characters; absent -> NULL
- * (an error when required). */
-static int get_text(const cJSON *o, const char *k, const char *path, int required, long max, const char **out,
+ * (an error when required, and so is "" then). */
+static int get_text(const cJSON *o, const char *at, const char *k, int required, long max, const char **out,
                     tv_err *err)
 {
+    fpath p;
     const cJSON *v = field(o, k);
     *out = NULL;
-    if (absent(v)) {
-        if (required) return fail(err, path, "The parameter %s is required.", path);
-        return 0;
-    }
-    if (!cJSON_IsString(v)) return fail(err, path, "The parameter %s must be a string.", path);
+    if (absent(v)) return required ? fail(err, path_of(&p, at, k), "The parameter %s is required.", p.s) : 0;
+    if (!cJSON_IsString(v)) return fail(err, path_of(&p, at, k), "The parameter %s must be a string.", p.s);
     long n = util_utf8_len(v->valuestring);
-    if (n < 0) return fail(err, path, "The parameter %s is not valid UTF-8.", path);
-    if (n > max) return fail(err, path, "The parameter %s must be at most %ld characters.", path, max);
-    for (const unsigned char *p = (const unsigned char *)v->valuestring; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return fail(err, path, "The parameter %s must not contain control characters.", path);
-    if (required && n == 0) return fail(err, path, "The parameter %s must not be empty.", path);
+    if (n < 0) return fail(err, path_of(&p, at, k), "The parameter %s is not valid UTF-8.", p.s);
+    if (n > max) return fail(err, path_of(&p, at, k), "The parameter %s must be at most %ld characters.", p.s, max);
+    for (const unsigned char *c = (const unsigned char *)v->valuestring; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return fail(err, path_of(&p, at, k), "The parameter %s must not contain control characters.", p.s);
+    if (required && n == 0) return fail(err, path_of(&p, at, k), "The parameter %s must not be empty.", p.s);
     *out = v->valuestring;
     return 0;
+}
+
+/* access_policy: required, all | pub | sub. */
+static int get_policy(const cJSON *o, const char *at, const char **out, tv_err *err)
+{
+    fpath p;
+    int rc = get_text(o, at, "access_policy", 1, 3, out, err);
+    if (!rc && !tv_policy_ok(*out))
+        rc = fail(err, path_of(&p, at, "access_policy"), "The parameter %s must be all, pub or sub.", p.s);
+    return rc;
 }
 
 /* Adds a copy of s (when non-NULL) to o. 0 or ROMA_ENOMEM. */
@@ -185,59 +208,99 @@ static int put_bool(cJSON *o, const char *k, int v)
     return cJSON_AddBoolToObject(o, k, v) ? 0 : ROMA_ENOMEM;
 }
 
-/* An array field of min..max items; NULL (and an error) otherwise. */
-static const cJSON *get_array(const cJSON *o, const char *k, const char *path, int min, int max, tv_err *err)
+/* A new object appended to arr, or NULL (out of memory). */
+static cJSON *new_item(cJSON *arr)
 {
-    const cJSON *v = field(o, k);
-    if (absent(v)) {
-        fail(err, path, "The parameter %s is required.", path);
-        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        o = NULL;
     }
-    int n = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || n < min || n > max) {
-        fail(err, path, "The parameter %s must be an array of %d to %d items.", path, min, max);
-        return NULL;
-    }
-    return v;
+    return o;
 }
 
-/* Wraps a builder: any ROMA_ENOMEM while filling a result is reported as such (not as a 400). */
 static int oom(tv_err *err)
 {
     (void)fail(err, "", "Out of memory.");
     return ROMA_ENOMEM;
 }
 
-/* ---- TopicCreate ---- */
+/* Validates one array item (at its path, e.g. "topics[2]") and appends its normalised form to out.
+ * 0, ROMA_EINVAL (err filled) or ROMA_ENOMEM. */
+typedef int (*item_fn)(const cJSON *item, const char *at, cJSON *out, void *ctx, tv_err *err);
 
-int tv_topic_create(const char *body, size_t len, cJSON **out, tv_err *err)
+/* Maps o[k], an array of min..max items, through fn into a new array *out. */
+static int map_items(const cJSON *o, const char *at, const char *k, int min, int max, item_fn fn, void *ctx,
+                     cJSON **out, tv_err *err)
+{
+    fpath p;
+    *out = NULL;
+    const cJSON *v = field(o, k);
+    int n = cJSON_GetArraySize(v);
+    if (absent(v)) return fail(err, path_of(&p, at, k), "The parameter %s is required.", p.s);
+    if (!cJSON_IsArray(v) || n < min || n > max)
+        return fail(err, path_of(&p, at, k), "The parameter %s must be an array of %d to %d items.", p.s, min, max);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) return oom(err);
+    int i = 0, rc = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        char ip[128];
+        snprintf(ip, sizeof ip, "%s%s%s[%d]", at, *at ? "." : "", k, i++);
+        if ((rc = fn(it, ip, arr, ctx, err)) != 0) break;
+    }
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
+    }
+    *out = arr;
+    return 0;
+}
+
+/* Parses a body and maps its top-level array k. */
+static int parse_items(const char *body, size_t len, const char *k, int min, int max, item_fn fn, void *ctx,
+                       cJSON **out, tv_err *err)
 {
     cJSON *doc;
     *out = NULL;
     if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
+    int rc = map_items(doc, "", k, min, max, fn, ctx, out, err);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int need_object(const cJSON *it, const char *at, tv_err *err)
+{
+    return cJSON_IsObject(it) ? 0 : fail(err, at, "The parameter %s must be an object.", at);
+}
+
+/* ---- TopicCreate ---- */
+
+/* Validates a TopicCreate object into a normalised one (defaults filled). */
+static int topic_spec(const cJSON *doc, const char *at, cJSON **out, tv_err *err)
+{
+    fpath p;
     const char *name, *app_id, *policy, *tag, *desc, *sens;
     long part, repl, ret;
     int flush, sync;
-    int rc = get_text(doc, "name", "name", 1, TV_NAME_MAX, &name, err);
+    *out = NULL;
+    int rc = get_text(doc, at, "name", 1, TV_NAME_MAX, &name, err);
     if (!rc && !tv_topic_name_ok(name))
-        rc = fail(err, "name",
-                  "The parameter name must be 3 to 200 characters, start with a letter and contain only letters, "
-                  "digits, hyphens and underscores.");
-    if (!rc) rc = get_text(doc, "app_id", "app_id", 1, TV_APP_ID_MAX, &app_id, err);
-    if (!rc) rc = get_int(doc, "partition", "partition", 1, TV_PARTITION_MAX, TV_PARTITION_DEFAULT, &part, err);
-    if (!rc) rc = get_int(doc, "replication", "replication", 1, TV_REPLICATION_MAX, TV_REPLICATION_DEFAULT, &repl, err);
-    if (!rc) rc = get_text(doc, "access_policy", "access_policy", 1, 3, &policy, err);
-    if (!rc && !tv_policy_ok(policy)) rc = fail(err, "access_policy", "The parameter access_policy must be all, pub or sub.");
-    if (!rc) rc = get_bool(doc, "sync_message_flush", "sync_message_flush", 0, &flush, err);
-    if (!rc) rc = get_bool(doc, "sync_replication", "sync_replication", 0, &sync, err);
-    if (!rc) rc = get_int(doc, "retention_time", "retention_time", 1, TV_RETENTION_MAX, TV_RETENTION_DEFAULT, &ret, err);
-    if (!rc) rc = get_text(doc, "tag", "tag", 0, TV_TEXT_MAX, &tag, err);
-    if (!rc) rc = get_text(doc, "description", "description", 0, TV_DESCRIPTION_MAX, &desc, err);
-    if (!rc) rc = get_text(doc, "sensitive_word", "sensitive_word", 0, TV_TEXT_MAX, &sens, err);
-    if (rc) {
-        cJSON_Delete(doc);
-        return rc;
-    }
+        rc = fail(err, path_of(&p, at, "name"),
+                  "The parameter %s must be 3 to 200 characters, start with a letter and contain only letters, "
+                  "digits, hyphens and underscores.", p.s);
+    if (!rc) rc = get_text(doc, at, "app_id", 1, TV_APP_ID_MAX, &app_id, err);
+    if (!rc) rc = get_int(doc, at, "partition", 1, TV_PARTITION_MAX, TV_PARTITION_DEFAULT, &part, err);
+    if (!rc) rc = get_int(doc, at, "replication", 1, TV_REPLICATION_MAX, TV_REPLICATION_DEFAULT, &repl, err);
+    if (!rc) rc = get_policy(doc, at, &policy, err);
+    if (!rc) rc = get_bool(doc, at, "sync_message_flush", 0, &flush, err);
+    if (!rc) rc = get_bool(doc, at, "sync_replication", 0, &sync, err);
+    if (!rc) rc = get_int(doc, at, "retention_time", 1, TV_RETENTION_MAX, TV_RETENTION_DEFAULT, &ret, err);
+    if (!rc) rc = get_text(doc, at, "tag", 0, TV_TEXT_MAX, &tag, err);
+    if (!rc) rc = get_text(doc, at, "description", 0, TV_DESCRIPTION_MAX, &desc, err);
+    if (!rc) rc = get_text(doc, at, "sensitive_word", 0, TV_TEXT_MAX, &sens, err);
+    if (rc) return rc;
     cJSON *o = cJSON_CreateObject();
     if (!o || put_str(o, "name", name) || put_str(o, "app_id", app_id) || put_num(o, "partition", part) ||
         put_num(o, "replication", repl) || put_str(o, "access_policy", policy) ||
@@ -245,108 +308,69 @@ int tv_topic_create(const char *body, size_t len, cJSON **out, tv_err *err)
         put_num(o, "retention_time", ret) || put_str(o, "tag", tag ? tag : "") ||
         put_str(o, "description", desc ? desc : "") || put_str(o, "sensitive_word", sens ? sens : "")) {
         cJSON_Delete(o);
-        cJSON_Delete(doc);
         return oom(err);
     }
-    cJSON_Delete(doc);
     *out = o;
     return 0;
 }
 
-/* ---- topic update ---- */
-
-int tv_topic_update(const char *body, size_t len, cJSON **out, tv_err *err)
+int tv_topic_create(const char *body, size_t len, cJSON **out, tv_err *err)
 {
     cJSON *doc;
     *out = NULL;
     if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *topics = get_array(doc, "topics", "topics", 1, TV_BATCH_MAX, err);
-    cJSON *arr = topics ? cJSON_CreateArray() : NULL;
-    int rc = topics ? (arr ? 0 : ROMA_ENOMEM) : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
-        if (rc) break;
-        char p[64];
-        const char *name, *desc, *sens;
-        long ret = -1;
-        int flush, sync;
-        if (!cJSON_IsObject(t)) {
-            snprintf(p, sizeof p, "topics[%d]", i);
-            rc = fail(err, p, "The parameter %s must be an object.", p);
-            break;
-        }
-        snprintf(p, sizeof p, "topics[%d].name", i);
-        rc = get_text(t, "name", p, 1, TV_NAME_MAX, &name, err);
-        snprintf(p, sizeof p, "topics[%d].retention_time", i);
-        if (!rc && !absent(field(t, "retention_time")))
-            rc = get_int(t, "retention_time", p, 1, TV_RETENTION_MAX, 0, &ret, err);
-        snprintf(p, sizeof p, "topics[%d].sync_message_flush", i);
-        if (!rc) rc = get_bool(t, "sync_message_flush", p, -1, &flush, err);
-        snprintf(p, sizeof p, "topics[%d].sync_replication", i);
-        if (!rc) rc = get_bool(t, "sync_replication", p, -1, &sync, err);
-        snprintf(p, sizeof p, "topics[%d].description", i);
-        if (!rc) rc = get_text(t, "description", p, 0, TV_DESCRIPTION_MAX, &desc, err);
-        snprintf(p, sizeof p, "topics[%d].sensitive_word", i);
-        if (!rc) rc = get_text(t, "sensitive_word", p, 0, TV_TEXT_MAX, &sens, err);
-        if (rc) break;
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        if (put_str(o, "name", name) || (ret > 0 && put_num(o, "retention_time", ret)) ||
-            put_bool(o, "sync_message_flush", flush) || put_bool(o, "sync_replication", sync) ||
-            put_str(o, "description", desc) || put_str(o, "sensitive_word", sens))
-            rc = ROMA_ENOMEM;
-        i++;
-    }
+    int rc = topic_spec(doc, "", out, err);
     cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
+    return rc;
+}
+
+/* ---- topic update ---- */
+
+static int update_item(const cJSON *t, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    const char *name, *desc, *sens;
+    long ret = -1;
+    int flush, sync;
+    int rc = need_object(t, at, err);
+    if (!rc) rc = get_text(t, at, "name", 1, TV_NAME_MAX, &name, err);
+    if (!rc && !absent(field(t, "retention_time"))) rc = get_int(t, at, "retention_time", 1, TV_RETENTION_MAX, 0, &ret, err);
+    if (!rc) rc = get_bool(t, at, "sync_message_flush", -1, &flush, err);
+    if (!rc) rc = get_bool(t, at, "sync_replication", -1, &sync, err);
+    if (!rc) rc = get_text(t, at, "description", 0, TV_DESCRIPTION_MAX, &desc, err);
+    if (!rc) rc = get_text(t, at, "sensitive_word", 0, TV_TEXT_MAX, &sens, err);
+    if (rc) return rc;
+    cJSON *o = new_item(out);
+    if (!o || put_str(o, "name", name) || (ret > 0 && put_num(o, "retention_time", ret)) ||
+        put_bool(o, "sync_message_flush", flush) || put_bool(o, "sync_replication", sync) ||
+        put_str(o, "description", desc) || put_str(o, "sensitive_word", sens))
+        return ROMA_ENOMEM;
     return 0;
+}
+
+int tv_topic_update(const char *body, size_t len, cJSON **out, tv_err *err)
+{
+    return parse_items(body, len, "topics", 1, TV_BATCH_MAX, update_item, NULL, out, err);
 }
 
 /* ---- names lists ---- */
 
+static int name_item(const cJSON *t, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    if (!cJSON_IsString(t) || !*t->valuestring || strlen(t->valuestring) > 4 * TV_NAME_MAX)
+        return fail(err, at, "The parameter %s must be a topic name.", at);
+    cJSON *s = cJSON_CreateString(t->valuestring);
+    if (!s || !cJSON_AddItemToArray(out, s)) {
+        cJSON_Delete(s);
+        return ROMA_ENOMEM;
+    }
+    return 0;
+}
+
 int tv_batch_delete(const char *body, size_t len, cJSON **out, tv_err *err)
 {
-    cJSON *doc;
-    *out = NULL;
-    if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *topics = get_array(doc, "topics", "topics", 1, TV_BATCH_MAX, err);
-    cJSON *arr = topics ? cJSON_CreateArray() : NULL;
-    int rc = topics ? (arr ? 0 : ROMA_ENOMEM) : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
-        if (rc) break;
-        if (!cJSON_IsString(t) || !*t->valuestring || strlen(t->valuestring) > 4 * TV_NAME_MAX) {
-            char p[32];
-            snprintf(p, sizeof p, "topics[%d]", i);
-            rc = fail(err, p, "The parameter %s must be a topic name.", p);
-            break;
-        }
-        cJSON *s = cJSON_CreateString(t->valuestring);
-        if (!s || !cJSON_AddItemToArray(arr, s)) {
-            cJSON_Delete(s);
-            rc = ROMA_ENOMEM;
-        }
-        i++;
-    }
-    cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
-    return 0;
+    return parse_items(body, len, "topics", 1, TV_BATCH_MAX, name_item, NULL, out, err);
 }
 
 int tv_name_list(const char *csv, cJSON **out, tv_err *err)
@@ -382,134 +406,128 @@ int tv_name_list(const char *csv, cJSON **out, tv_err *err)
 
 /* ---- access policies ---- */
 
+static int acl_policy_item(const cJSON *pol, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    const char *app, *ap, *tag;
+    int owner;
+    int rc = need_object(pol, at, err);
+    if (!rc) rc = get_text(pol, at, "app_id", 1, TV_APP_ID_MAX, &app, err);
+    if (!rc) rc = get_policy(pol, at, &ap, err);
+    if (!rc) rc = get_bool(pol, at, "owner", 0, &owner, err);
+    if (!rc) rc = get_text(pol, at, "tag", 0, TV_TEXT_MAX, &tag, err);
+    if (rc) return rc;
+    cJSON *o = new_item(out);
+    if (!o || put_str(o, "app_id", app) || put_str(o, "access_policy", ap) || put_bool(o, "owner", owner) ||
+        put_str(o, "tag", tag))
+        return ROMA_ENOMEM;
+    return 0;
+}
+
+static int acl_topic_item(const cJSON *t, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    const char *name, *desc, *sens;
+    cJSON *pols = NULL;
+    int rc = need_object(t, at, err);
+    if (!rc) rc = get_text(t, at, "name", 1, TV_NAME_MAX, &name, err);
+    if (!rc) rc = get_text(t, at, "description", 0, TV_DESCRIPTION_MAX, &desc, err);
+    if (!rc) rc = get_text(t, at, "sensitive_word", 0, TV_TEXT_MAX, &sens, err);
+    if (!rc) rc = map_items(t, at, "policies", 0, TV_POLICIES_MAX, acl_policy_item, NULL, &pols, err);
+    if (rc) return rc;
+    cJSON *o = new_item(out);
+    if (!o || !cJSON_AddItemToObject(o, "policies", pols)) {
+        cJSON_Delete(pols);
+        return ROMA_ENOMEM;
+    }
+    if (put_str(o, "name", name) || put_str(o, "description", desc) || put_str(o, "sensitive_word", sens))
+        return ROMA_ENOMEM;
+    return 0;
+}
+
 int tv_acl_update(const char *body, size_t len, cJSON **out, tv_err *err)
 {
-    cJSON *doc;
-    *out = NULL;
-    if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *topics = get_array(doc, "topics", "topics", 1, TV_BATCH_MAX, err);
-    cJSON *arr = topics ? cJSON_CreateArray() : NULL;
-    int rc = topics ? (arr ? 0 : ROMA_ENOMEM) : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
-        if (rc) break;
-        char p[80];
-        const char *name, *desc, *sens;
-        snprintf(p, sizeof p, "topics[%d].name", i);
-        rc = cJSON_IsObject(t) ? get_text(t, "name", p, 1, TV_NAME_MAX, &name, err)
-                               : fail(err, p, "The parameter topics[%d] must be an object.", i);
-        snprintf(p, sizeof p, "topics[%d].description", i);
-        if (!rc) rc = get_text(t, "description", p, 0, TV_DESCRIPTION_MAX, &desc, err);
-        snprintf(p, sizeof p, "topics[%d].sensitive_word", i);
-        if (!rc) rc = get_text(t, "sensitive_word", p, 0, TV_TEXT_MAX, &sens, err);
-        snprintf(p, sizeof p, "topics[%d].policies", i);
-        const cJSON *pols = rc ? NULL : get_array(t, "policies", p, 0, TV_POLICIES_MAX, err);
-        if (!rc && !pols) rc = ROMA_EINVAL;
-        if (rc) break;
-        cJSON *o = cJSON_CreateObject();
-        cJSON *pa = o ? cJSON_AddArrayToObject(o, "policies") : NULL;
-        if (!pa || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        if (put_str(o, "name", name) || put_str(o, "description", desc) || put_str(o, "sensitive_word", sens)) {
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        int j = 0;
-        const cJSON *pol;
-        cJSON_ArrayForEach(pol, pols)
-        {
-            const char *app, *ap, *tag;
-            int owner;
-            snprintf(p, sizeof p, "topics[%d].policies[%d].app_id", i, j);
-            rc = cJSON_IsObject(pol) ? get_text(pol, "app_id", p, 1, TV_APP_ID_MAX, &app, err)
-                                     : fail(err, p, "The parameter topics[%d].policies[%d] must be an object.", i, j);
-            snprintf(p, sizeof p, "topics[%d].policies[%d].access_policy", i, j);
-            if (!rc) rc = get_text(pol, "access_policy", p, 1, 3, &ap, err);
-            if (!rc && !tv_policy_ok(ap)) rc = fail(err, p, "The parameter %s must be all, pub or sub.", p);
-            snprintf(p, sizeof p, "topics[%d].policies[%d].owner", i, j);
-            if (!rc) rc = get_bool(pol, "owner", p, 0, &owner, err);
-            snprintf(p, sizeof p, "topics[%d].policies[%d].tag", i, j);
-            if (!rc) rc = get_text(pol, "tag", p, 0, TV_TEXT_MAX, &tag, err);
-            if (rc) break;
-            cJSON *po = cJSON_CreateObject();
-            if (!po || !cJSON_AddItemToArray(pa, po)) {
-                cJSON_Delete(po);
-                rc = ROMA_ENOMEM;
-                break;
-            }
-            if (put_str(po, "app_id", app) || put_str(po, "access_policy", ap) || put_bool(po, "owner", owner) ||
-                put_str(po, "tag", tag)) {
-                rc = ROMA_ENOMEM;
-                break;
-            }
-            j++;
-        }
-        i++;
-    }
-    cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
-    return 0;
+    return parse_items(body, len, "topics", 1, TV_BATCH_MAX, acl_topic_item, NULL, out, err);
 }
 
 /* Batch-add tags follow the documented rule: [A-Za-z0-9_-], at most 48. */
-int tv_acl_batch_add(const char *body, size_t len, cJSON **out, tv_err *err)
+static int batch_add_item(const cJSON *pol, const char *at, cJSON *out, void *ctx, tv_err *err)
 {
-    cJSON *doc;
-    *out = NULL;
-    if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *pols = get_array(doc, "policies", "policies", 1, TV_POLICIES_MAX, err);
-    cJSON *arr = pols ? cJSON_CreateArray() : NULL;
-    int rc = pols ? (arr ? 0 : ROMA_ENOMEM) : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *pol;
-    cJSON_ArrayForEach(pol, pols)
-    {
-        if (rc) break;
-        char p[64];
-        const char *key, *name, *ap, *tag;
-        snprintf(p, sizeof p, "policies[%d].user_name", i);
-        rc = cJSON_IsObject(pol) ? get_text(pol, "user_name", p, 1, 200, &key, err)
-                                 : fail(err, p, "The parameter policies[%d] must be an object.", i);
-        snprintf(p, sizeof p, "policies[%d].app_name", i);
-        if (!rc) rc = get_text(pol, "app_name", p, 0, 256, &name, err);
-        snprintf(p, sizeof p, "policies[%d].access_policy", i);
-        if (!rc) rc = get_text(pol, "access_policy", p, 1, 3, &ap, err);
-        if (!rc && !tv_policy_ok(ap)) rc = fail(err, p, "The parameter %s must be all, pub or sub.", p);
-        snprintf(p, sizeof p, "policies[%d].tag", i);
-        if (!rc) rc = get_text(pol, "tag", p, 0, TV_POLICY_TAG_MAX, &tag, err);
-        if (!rc && tag && *tag && !word_ok(tag, 1, TV_POLICY_TAG_MAX))
-            rc = fail(err, p, "The parameter %s may contain only letters, digits, hyphens and underscores.", p);
-        if (rc) break;
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        if (put_str(o, "user_name", key) || put_str(o, "app_name", name) || put_str(o, "access_policy", ap) ||
-            put_str(o, "tag", tag))
-            rc = ROMA_ENOMEM;
-        i++;
-    }
-    cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
+    (void)ctx;
+    fpath p;
+    const char *key, *name, *ap, *tag;
+    int rc = need_object(pol, at, err);
+    if (!rc) rc = get_text(pol, at, "user_name", 1, 200, &key, err);
+    if (!rc) rc = get_text(pol, at, "app_name", 0, 256, &name, err);
+    if (!rc) rc = get_policy(pol, at, &ap, err);
+    if (!rc) rc = get_text(pol, at, "tag", 0, TV_POLICY_TAG_MAX, &tag, err);
+    if (!rc && tag && *tag && !word_ok(tag, 1, TV_POLICY_TAG_MAX))
+        rc = fail(err, path_of(&p, at, "tag"), "The parameter %s may contain only letters, digits, hyphens and underscores.",
+                  p.s);
+    if (rc) return rc;
+    cJSON *o = new_item(out);
+    if (!o || put_str(o, "user_name", key) || put_str(o, "app_name", name) || put_str(o, "access_policy", ap) ||
+        put_str(o, "tag", tag))
+        return ROMA_ENOMEM;
     return 0;
 }
 
+int tv_acl_batch_add(const char *body, size_t len, cJSON **out, tv_err *err)
+{
+    return parse_items(body, len, "policies", 1, TV_POLICIES_MAX, batch_add_item, NULL, out, err);
+}
+
 /* ---- import file ---- */
+
+static int import_policy_item(const cJSON *pol, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    const char *pn, *ap, *tag;
+    int rc = need_object(pol, at, err);
+    if (!rc) rc = get_text(pol, at, "app_name", 1, 256, &pn, err);
+    if (!rc) rc = get_policy(pol, at, &ap, err);
+    if (!rc) rc = get_text(pol, at, "tag", 0, TV_TEXT_MAX, &tag, err);
+    if (rc) return rc;
+    cJSON *o = new_item(out);
+    if (!o || put_str(o, "app_name", pn) || put_str(o, "access_policy", ap) || put_str(o, "tag", tag))
+        return ROMA_ENOMEM;
+    return 0;
+}
+
+/* An export item is a TopicCreate with app_name instead of app_id, plus policies by app name. */
+static int import_topic_item(const cJSON *t, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)ctx;
+    const char *app_name;
+    cJSON *norm = NULL, *pols = NULL;
+    int rc = need_object(t, at, err);
+    if (!rc) rc = get_text(t, at, "app_name", 1, 256, &app_name, err);
+    cJSON *tc = rc ? NULL : cJSON_Duplicate(t, 1);
+    if (!rc && !tc) rc = ROMA_ENOMEM;
+    if (!rc) {
+        cJSON_DeleteItemFromObjectCaseSensitive(tc, "app_id"); /* a placeholder: apps are matched by name */
+        rc = cJSON_AddStringToObject(tc, "app_id", "-") ? topic_spec(tc, at, &norm, err) : ROMA_ENOMEM;
+    }
+    cJSON_Delete(tc);
+    if (!rc && absent(field(t, "policies"))) {
+        pols = cJSON_CreateArray();
+        if (!pols) rc = ROMA_ENOMEM;
+    } else if (!rc) {
+        rc = map_items(t, at, "policies", 0, TV_POLICIES_MAX, import_policy_item, NULL, &pols, err);
+    }
+    if (!rc) {
+        cJSON_DeleteItemFromObjectCaseSensitive(norm, "app_id");
+        if (put_str(norm, "app_name", app_name) || !cJSON_AddItemToObject(norm, "policies", pols)) {
+            cJSON_Delete(pols);
+            rc = ROMA_ENOMEM;
+        }
+    } else {
+        cJSON_Delete(pols);
+    }
+    if (!rc && !cJSON_AddItemToArray(out, norm)) rc = ROMA_ENOMEM;
+    if (rc) cJSON_Delete(norm);
+    return rc;
+}
 
 int tv_import_doc(const char *body, size_t len, cJSON **out, tv_err *err)
 {
@@ -517,86 +535,10 @@ int tv_import_doc(const char *body, size_t len, cJSON **out, tv_err *err)
     *out = NULL;
     if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
     long ver;
-    int rc = get_int(doc, "format_version", "format_version", 1, 1, -1, &ver, err);
-    const cJSON *topics = rc ? NULL : get_array(doc, "topics", "topics", 0, 10000, err);
-    if (!rc && !topics) rc = ROMA_EINVAL;
-    cJSON *arr = rc ? NULL : cJSON_CreateArray();
-    if (!rc && !arr) rc = ROMA_ENOMEM;
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
-        if (rc) break;
-        char p[80];
-        snprintf(p, sizeof p, "topics[%d]", i);
-        if (!cJSON_IsObject(t)) {
-            rc = fail(err, p, "The parameter %s must be an object.", p);
-            break;
-        }
-        /* the item is a TopicCreate with app_name instead of app_id, plus policies by app name */
-        cJSON *tc = cJSON_Duplicate(t, 1);
-        cJSON *norm = NULL;
-        const char *app_name;
-        snprintf(p, sizeof p, "topics[%d].app_name", i);
-        rc = tc ? get_text(tc, "app_name", p, 1, 256, &app_name, err) : ROMA_ENOMEM;
-        if (!rc) {
-            cJSON_DeleteItemFromObjectCaseSensitive(tc, "app_id");
-            if (!cJSON_AddStringToObject(tc, "app_id", "-")) rc = ROMA_ENOMEM;
-        }
-        char *text = rc ? NULL : cJSON_PrintUnformatted(tc);
-        if (!rc && !text) rc = ROMA_ENOMEM;
-        if (!rc && tv_topic_create(text, strlen(text), &norm, err) != 0) {
-            char inner[sizeof err->msg];
-            snprintf(inner, sizeof inner, "%s", err ? err->msg : "");
-            rc = fail(err, p, "topics[%d]: %s", i, inner);
-        }
-        cJSON_free(text);
-        if (!rc) {
-            cJSON_DeleteItemFromObjectCaseSensitive(norm, "app_id");
-            if (put_str(norm, "app_name", app_name)) rc = ROMA_ENOMEM;
-        }
-        cJSON_Delete(tc);
-        const cJSON *pols = rc ? NULL : field(t, "policies");
-        cJSON *pa = rc ? NULL : cJSON_AddArrayToObject(norm, "policies");
-        if (!rc && !pa) rc = ROMA_ENOMEM;
-        if (!rc && !absent(pols) && !cJSON_IsArray(pols))
-            rc = fail(err, p, "The parameter topics[%d].policies must be an array.", i);
-        int j = 0;
-        const cJSON *pol;
-        const cJSON *walk = rc ? NULL : pols;
-        cJSON_ArrayForEach(pol, walk)
-        {
-            const char *pn, *ap, *tag;
-            snprintf(p, sizeof p, "topics[%d].policies[%d].app_name", i, j);
-            rc = cJSON_IsObject(pol) ? get_text(pol, "app_name", p, 1, 256, &pn, err)
-                                     : fail(err, p, "The parameter topics[%d].policies[%d] must be an object.", i, j);
-            snprintf(p, sizeof p, "topics[%d].policies[%d].access_policy", i, j);
-            if (!rc) rc = get_text(pol, "access_policy", p, 1, 3, &ap, err);
-            if (!rc && !tv_policy_ok(ap)) rc = fail(err, p, "The parameter %s must be all, pub or sub.", p);
-            snprintf(p, sizeof p, "topics[%d].policies[%d].tag", i, j);
-            if (!rc) rc = get_text(pol, "tag", p, 0, TV_TEXT_MAX, &tag, err);
-            if (rc) break;
-            cJSON *po = cJSON_CreateObject();
-            if (!po || !cJSON_AddItemToArray(pa, po)) {
-                cJSON_Delete(po);
-                rc = ROMA_ENOMEM;
-                break;
-            }
-            if (put_str(po, "app_name", pn) || put_str(po, "access_policy", ap) || put_str(po, "tag", tag))
-                rc = ROMA_ENOMEM;
-            j++;
-        }
-        if (!rc && !cJSON_AddItemToArray(arr, norm)) rc = ROMA_ENOMEM;
-        if (rc) cJSON_Delete(norm);
-        i++;
-    }
+    int rc = get_int(doc, "", "format_version", 1, 1, -1, &ver, err);
+    if (!rc) rc = map_items(doc, "", "topics", 0, 10000, import_topic_item, NULL, out, err);
     cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
-    return 0;
+    return rc;
 }
 
 /* ---- ResetMessages ---- */
@@ -608,18 +550,18 @@ int tv_resend(const char *body, size_t len, cJSON **out, tv_err *err)
     if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
     const char *topic, *ck;
     long part, off;
-    int rc = get_text(doc, "topic", "topic", 1, TV_NAME_MAX, &topic, err);
-    if (!rc) rc = get_int(doc, "partition", "partition", 0, TV_PARTITION_MAX - 1, -1, &part, err);
-    if (!rc) rc = get_int(doc, "message_offset", "message_offset", 0, 9000000000000000L, -1, &off, err);
-    if (!rc) rc = get_text(doc, "consumer_key", "consumer_key", 0, 200, &ck, err);
+    int rc = get_text(doc, "", "topic", 1, TV_NAME_MAX, &topic, err);
+    if (!rc) rc = get_int(doc, "", "partition", 0, TV_PARTITION_MAX - 1, -1, &part, err);
+    if (!rc) rc = get_int(doc, "", "message_offset", 0, 9000000000000000L, -1, &off, err);
+    if (!rc) rc = get_text(doc, "", "consumer_key", 0, 200, &ck, err);
     cJSON *o = rc ? NULL : cJSON_CreateObject();
     if (!rc && (!o || put_str(o, "topic", topic) || put_num(o, "partition", part) ||
                 put_num(o, "message_offset", (double)off) || put_str(o, "consumer_key", ck)))
-        rc = ROMA_ENOMEM;
+        rc = oom(err);
     cJSON_Delete(doc);
     if (rc) {
         cJSON_Delete(o);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
+        return rc;
     }
     *out = o;
     return 0;
@@ -627,61 +569,31 @@ int tv_resend(const char *body, size_t len, cJSON **out, tv_err *err)
 
 /* ---- data plane: produce ---- */
 
+static int produce_item(const cJSON *m, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    size_t *bytes = ctx;
+    fpath p;
+    const char *id;
+    int rc = need_object(m, at, err);
+    if (!rc && absent(field(m, "content")))
+        rc = fail(err, path_of(&p, at, "content"), "The parameter %s is required.", p.s);
+    if (!rc) rc = get_text(m, at, "id", 1, TV_MSG_ID_MAX, &id, err);
+    if (rc) return rc;
+    char *text = cJSON_PrintUnformatted(field(m, "content"));
+    if (!text) return ROMA_ENOMEM;
+    *bytes += strlen(text);
+    cJSON *o = new_item(out);
+    rc = !o || put_str(o, "content", text) || put_str(o, "id", id) ? ROMA_ENOMEM : 0;
+    cJSON_free(text);
+    if (!rc && *bytes > TV_PRODUCE_BYTES)
+        rc = fail(err, "messages", "The messages of one request must not exceed %d bytes in total.", TV_PRODUCE_BYTES);
+    return rc;
+}
+
 int tv_produce(const char *body, size_t len, cJSON **out, size_t *bytes, tv_err *err)
 {
-    cJSON *doc;
-    *out = NULL;
     *bytes = 0;
-    if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *msgs = get_array(doc, "messages", "messages", 1, TV_PRODUCE_MAX, err);
-    cJSON *arr = msgs ? cJSON_CreateArray() : NULL;
-    int rc = msgs ? (arr ? 0 : ROMA_ENOMEM) : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, msgs)
-    {
-        if (rc) break;
-        char p[48];
-        const char *id;
-        snprintf(p, sizeof p, "messages[%d].content", i);
-        const cJSON *content = cJSON_IsObject(m) ? field(m, "content") : NULL;
-        if (!cJSON_IsObject(m)) {
-            rc = fail(err, p, "The parameter messages[%d] must be an object.", i);
-            break;
-        }
-        if (absent(content)) {
-            rc = fail(err, p, "The parameter %s is required.", p);
-            break;
-        }
-        snprintf(p, sizeof p, "messages[%d].id", i);
-        rc = get_text(m, "id", p, 1, TV_MSG_ID_MAX, &id, err);
-        if (rc) break;
-        char *text = cJSON_PrintUnformatted(content);
-        if (!text) {
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        *bytes += strlen(text);
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            cJSON_free(text);
-            rc = ROMA_ENOMEM;
-            break;
-        }
-        if (put_str(o, "content", text) || put_str(o, "id", id)) rc = ROMA_ENOMEM;
-        cJSON_free(text);
-        if (!rc && *bytes > TV_PRODUCE_BYTES)
-            rc = fail(err, "messages", "The messages of one request must not exceed %d bytes in total.", TV_PRODUCE_BYTES);
-        i++;
-    }
-    cJSON_Delete(doc);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc == ROMA_ENOMEM ? oom(err) : ROMA_EINVAL;
-    }
-    *out = arr;
-    return 0;
+    return parse_items(body, len, "messages", 1, TV_PRODUCE_MAX, produce_item, bytes, out, err);
 }
 
 /* ---- data plane: handlers and ack ---- */
@@ -751,34 +663,38 @@ int tv_handler_decode(const char *h, tv_ack_item *out)
     return 0;
 }
 
+typedef struct ack_ctx {
+    tv_ack_item *items;
+    int n;
+} ack_ctx;
+
+static int ack_item(const cJSON *m, const char *at, cJSON *out, void *ctx, tv_err *err)
+{
+    (void)out;
+    ack_ctx *a = ctx;
+    fpath p;
+    const char *h, *st;
+    int rc = need_object(m, at, err);
+    if (!rc) rc = get_text(m, at, "handler", 1, 4096, &h, err);
+    if (!rc) rc = get_text(m, at, "status", 1, 7, &st, err);
+    if (!rc && strcmp(st, "success") != 0 && strcmp(st, "fail") != 0)
+        rc = fail(err, path_of(&p, at, "status"), "The parameter %s must be success or fail.", p.s);
+    if (rc) return rc;
+    tv_ack_item *it = &a->items[a->n++];
+    /* an undecodable handler is not a 400: it is an acknowledgement that fails (ROMA: "handler invalid") */
+    if (tv_handler_decode(h, it) != 0) it->valid = 0;
+    it->ok = !strcmp(st, "success");
+    return 0;
+}
+
 int tv_ack(const char *body, size_t len, tv_ack_item items[TV_ACK_MAX], int *n, tv_err *err)
 {
-    cJSON *doc;
+    ack_ctx a = {.items = items, .n = 0};
+    cJSON *unused;
     *n = 0;
-    if (parse_body(body, len, &doc, err)) return ROMA_EINVAL;
-    const cJSON *msgs = get_array(doc, "messages", "messages", 1, TV_ACK_MAX, err);
-    int rc = msgs ? 0 : ROMA_EINVAL;
-    int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, msgs)
-    {
-        char p[48];
-        const char *h, *st;
-        snprintf(p, sizeof p, "messages[%d].handler", i);
-        rc = cJSON_IsObject(m) ? get_text(m, "handler", p, 1, 4096, &h, err)
-                               : fail(err, p, "The parameter messages[%d] must be an object.", i);
-        snprintf(p, sizeof p, "messages[%d].status", i);
-        if (!rc) rc = get_text(m, "status", p, 1, 7, &st, err);
-        if (!rc && strcmp(st, "success") != 0 && strcmp(st, "fail") != 0)
-            rc = fail(err, p, "The parameter %s must be success or fail.", p);
-        if (rc) break;
-        /* an undecodable handler is not a 400: it is an acknowledgement that fails (ROMA: "handler invalid") */
-        if (tv_handler_decode(h, &items[i]) != 0) items[i].valid = 0;
-        items[i].ok = !strcmp(st, "success");
-        i++;
-    }
-    cJSON_Delete(doc);
-    if (rc) return ROMA_EINVAL;
-    *n = i;
+    int rc = parse_items(body, len, "messages", 1, TV_ACK_MAX, ack_item, &a, &unused, err);
+    cJSON_Delete(unused);
+    if (rc) return rc;
+    *n = a.n;
     return 0;
 }

@@ -78,39 +78,55 @@ static int query_int(req *r, const char *name, long lo, long hi, long def, long 
     return 0;
 }
 
+/* The common part of a topic command: instance, project, the partition budget and, on routes under
+ * /topics/{topic_name}, the topic's name. NULL on OOM. */
 static cJSON *cmd_base(req *r)
 {
+    const char *topic = req_param(r, "topic_name");
     cJSON *c = cJSON_CreateObject();
     if (c && (!cJSON_AddStringToObject(c, "instance_id", req_param(r, "instance_id")) ||
-              !cJSON_AddStringToObject(c, "project_id", r->project_id))) {
+              !cJSON_AddStringToObject(c, "project_id", r->project_id) ||
+              !cJSON_AddNumberToObject(c, "max_partitions", (double)mqs_cfg()->max_partitions) ||
+              (topic && !cJSON_AddStringToObject(c, "name", topic)))) {
         cJSON_Delete(c);
         return NULL;
     }
     return c;
 }
 
-/* Calls the topic manager with cmd (consumed) and replies `status` with no body on success. */
-static void call_and_reply_empty(req *r, const char *type, cJSON *cmd, int status)
+/* Sends cmd (consumed; NULL = out of memory) with payload (consumed) under key to the topic manager and
+ * replies: its answer with 200 when empty_status is 0, else empty_status with no body. */
+static void submit(req *r, cJSON *cmd, const char *key, cJSON *payload, const char *type, int empty_status)
 {
+    if (!cmd || !cJSON_AddItemToObject(cmd, key, payload)) {
+        cJSON_Delete(cmd);
+        cJSON_Delete(payload);
+        reply_internal(r, "oom");
+        return;
+    }
     roma_msg reply;
     proto_msg_init(&reply);
     int rc = mqs_call_or_reply(r, TOPIC_KIND, type, cmd, (int)mqs_cfg()->call_timeout_ms, &reply);
     cJSON_Delete(cmd);
     if (rc) return;
+    if (empty_status) reply_empty(r, empty_status);
+    else reply_json(r, 200, reply.body);
     proto_msg_clear(&reply);
-    reply_empty(r, status);
 }
 
-/* Calls the topic manager with cmd (consumed) and replies 200 with its answer. */
-static void call_and_reply_body(req *r, const char *type, cJSON *cmd)
+typedef int (*body_parser)(const char *body, size_t len, cJSON **out, tv_err *err);
+
+/* Validates the body with parse (400 on failure) and submits its normalised form under key. */
+static void validate_and_submit(req *r, body_parser parse, const char *key, const char *type, int empty_status)
 {
-    roma_msg reply;
-    proto_msg_init(&reply);
-    int rc = mqs_call_or_reply(r, TOPIC_KIND, type, cmd, (int)mqs_cfg()->call_timeout_ms, &reply);
-    cJSON_Delete(cmd);
-    if (rc) return;
-    reply_json(r, 200, reply.body);
-    proto_msg_clear(&reply);
+    tv_err e;
+    cJSON *payload;
+    int rc = parse(r->body, r->body_len, &payload, &e);
+    if (rc) {
+        reply_verr(r, &e, rc);
+        return;
+    }
+    submit(r, cmd_base(r), key, payload, type, empty_status);
 }
 
 /* ---- MQS instances ---- */
@@ -235,25 +251,7 @@ static void show_instance(req *r)
 
 /* ---- topics ---- */
 
-static void create_topic(req *r)
-{
-    tv_err e;
-    cJSON *topic;
-    int rc = tv_topic_create(r->body, r->body_len, &topic, &e);
-    if (rc) {
-        reply_verr(r, &e, rc);
-        return;
-    }
-    cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddNumberToObject(cmd, "max_partitions", (double)mqs_cfg()->max_partitions) ||
-        !cJSON_AddItemToObject(cmd, "topic", topic)) {
-        cJSON_Delete(cmd);
-        cJSON_Delete(topic);
-        reply_internal(r, "oom");
-        return;
-    }
-    call_and_reply_body(r, TOPIC_CMD_CREATE, cmd);
-}
+static void create_topic(req *r) { validate_and_submit(r, tv_topic_create, "topic", TOPIC_CMD_CREATE, 0); }
 
 static const char *const topic_permissions[] = {"read", "access", "delete", "modify"};
 
@@ -345,36 +343,7 @@ static void list_topics(req *r)
     cJSON_Delete(o);
 }
 
-static void update_topics(req *r)
-{
-    tv_err e;
-    cJSON *topics;
-    int rc = tv_topic_update(r->body, r->body_len, &topics, &e);
-    if (rc) {
-        reply_verr(r, &e, rc);
-        return;
-    }
-    cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddItemToObject(cmd, "topics", topics)) {
-        cJSON_Delete(cmd);
-        cJSON_Delete(topics);
-        reply_internal(r, "oom");
-        return;
-    }
-    call_and_reply_empty(r, TOPIC_CMD_UPDATE, cmd, 204);
-}
-
-static void delete_names(req *r, cJSON *names)
-{
-    cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddItemToObject(cmd, "names", names)) {
-        cJSON_Delete(cmd);
-        cJSON_Delete(names);
-        reply_internal(r, "oom");
-        return;
-    }
-    call_and_reply_body(r, TOPIC_CMD_DELETE, cmd);
-}
+static void update_topics(req *r) { validate_and_submit(r, tv_topic_update, "topics", TOPIC_CMD_UPDATE, 204); }
 
 static void delete_topics(req *r)
 {
@@ -388,20 +357,10 @@ static void delete_topics(req *r)
         reply_verr(r, &e, rc);
         return;
     }
-    delete_names(r, names);
+    submit(r, cmd_base(r), "names", names, TOPIC_CMD_DELETE, 0);
 }
 
-static void batch_delete_topics(req *r)
-{
-    tv_err e;
-    cJSON *names;
-    int rc = tv_batch_delete(r->body, r->body_len, &names, &e);
-    if (rc) {
-        reply_verr(r, &e, rc);
-        return;
-    }
-    delete_names(r, names);
-}
+static void batch_delete_topics(req *r) { validate_and_submit(r, tv_batch_delete, "names", TOPIC_CMD_DELETE, 0); }
 
 /* ---- export / import ---- */
 
@@ -533,56 +492,23 @@ static void import_topics(req *r)
         return;
     }
     cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddStringToObject(cmd, "mode", mode) || !cJSON_AddStringToObject(cmd, "prefix", prefix) ||
-        !cJSON_AddNumberToObject(cmd, "max_partitions", (double)mqs_cfg()->max_partitions) ||
-        !cJSON_AddItemToObject(cmd, "topics", topics)) {
+    if (cmd && (!cJSON_AddStringToObject(cmd, "mode", mode) || !cJSON_AddStringToObject(cmd, "prefix", prefix))) {
         cJSON_Delete(cmd);
-        cJSON_Delete(topics);
-        reply_internal(r, "oom");
-        return;
+        cmd = NULL;
     }
-    call_and_reply_empty(r, TOPIC_CMD_IMPORT, cmd, 204);
+    submit(r, cmd, "topics", topics, TOPIC_CMD_IMPORT, 204);
 }
 
 /* ---- access policies ---- */
 
 static void update_access_policy(req *r)
 {
-    tv_err e;
-    cJSON *topics;
-    int rc = tv_acl_update(r->body, r->body_len, &topics, &e);
-    if (rc) {
-        reply_verr(r, &e, rc);
-        return;
-    }
-    cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddItemToObject(cmd, "topics", topics)) {
-        cJSON_Delete(cmd);
-        cJSON_Delete(topics);
-        reply_internal(r, "oom");
-        return;
-    }
-    call_and_reply_empty(r, TOPIC_CMD_ACL_SET, cmd, 204);
+    validate_and_submit(r, tv_acl_update, "topics", TOPIC_CMD_ACL_SET, 204);
 }
 
 static void batch_add_access_policy(req *r)
 {
-    tv_err e;
-    cJSON *pols;
-    int rc = tv_acl_batch_add(r->body, r->body_len, &pols, &e);
-    if (rc) {
-        reply_verr(r, &e, rc);
-        return;
-    }
-    cJSON *cmd = cmd_base(r);
-    if (!cmd || !cJSON_AddStringToObject(cmd, "name", req_param(r, "topic_name")) ||
-        !cJSON_AddItemToObject(cmd, "policies", pols)) {
-        cJSON_Delete(cmd);
-        cJSON_Delete(pols);
-        reply_internal(r, "oom");
-        return;
-    }
-    call_and_reply_empty(r, TOPIC_CMD_ACL_ADD, cmd, 204);
+    validate_and_submit(r, tv_acl_batch_add, "policies", TOPIC_CMD_ACL_ADD, 204);
 }
 
 static void show_access_policy(req *r)

@@ -416,6 +416,25 @@ static int pg_resend(topic_engine *e, const engine_topic *t, const engine_msg *m
 #define RETENTION_LOCK_SQL "SELECT pg_try_advisory_lock(hashtext('openroma.mqs.retention'))"
 #define RETENTION_UNLOCK_SQL "SELECT pg_advisory_unlock(hashtext('openroma.mqs.retention'))"
 
+/* Runs sql (whose one row, one column result is the number of rows it deleted) again and again until
+ * a run deletes fewer than until_below rows; adds them up in *deleted. 0 or ROMA_EIO. */
+static int delete_in_batches(PGconn *c, const char *sql, int np, const char *const *p, int until_below,
+                             int64_t *deleted, const char *rid)
+{
+    for (;;) {
+        /* one short autocommitted transaction per batch: it locks only the rows it deletes */
+        PGresult *d = db_exec(c, sql, np, p);
+        if (!db_ok(d, PGRES_TUPLES_OK, rid) || PQntuples(d) != 1) {
+            PQclear(d);
+            return ROMA_EIO;
+        }
+        int n = atoi(PQgetvalue(d, 0, 0));
+        PQclear(d);
+        *deleted += n;
+        if (n < until_below) return 0;
+    }
+}
+
 static int retention_partitions(PGconn *c, long unit_s, int batch, int64_t *deleted, const char *rid)
 {
     PGresult *res = db_exec(c,
@@ -432,22 +451,10 @@ static int retention_partitions(PGconn *c, long unit_s, int batch, int64_t *dele
     snprintf(b, sizeof b, "%d", batch);
     for (int i = 0; i < PQntuples(res) && !rc; i++) {
         const char *p[] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), unit, b};
-        for (;;) {
-            /* one short autocommitted transaction per batch: locks only the rows it deletes */
-            PGresult *d = db_exec(c,
-                                  "SELECT mqs_retention_batch($1::bigint, $2::int,"
-                                  " mqs_now_ms() - $3::bigint * $4::bigint * 1000, $5::int)",
-                                  5, p);
-            if (!db_ok(d, PGRES_TUPLES_OK, rid) || PQntuples(d) != 1) {
-                PQclear(d);
-                rc = ROMA_EIO;
-                break;
-            }
-            int n = atoi(PQgetvalue(d, 0, 0));
-            PQclear(d);
-            *deleted += n;
-            if (n < batch) break;
-        }
+        rc = delete_in_batches(c,
+                               "SELECT mqs_retention_batch($1::bigint, $2::int,"
+                               " mqs_now_ms() - $3::bigint * $4::bigint * 1000, $5::int)",
+                               5, p, batch, deleted, rid);
     }
     PQclear(res);
     return rc;
@@ -465,18 +472,7 @@ static int retention_purge(PGconn *c, int batch, int64_t *deleted, const char *r
     snprintf(b, sizeof b, "%d", batch);
     for (int i = 0; i < PQntuples(res) && !rc; i++) {
         const char *p[] = {PQgetvalue(res, i, 0), b};
-        for (;;) {
-            PGresult *d = db_exec(c, "SELECT mqs_purge_batch($1::bigint, $2::int)", 2, p);
-            if (!db_ok(d, PGRES_TUPLES_OK, rid) || PQntuples(d) != 1) {
-                PQclear(d);
-                rc = ROMA_EIO;
-                break;
-            }
-            int n = atoi(PQgetvalue(d, 0, 0));
-            PQclear(d);
-            *deleted += n;
-            if (n == 0) break;
-        }
+        rc = delete_in_batches(c, "SELECT mqs_purge_batch($1::bigint, $2::int)", 2, p, 1, deleted, rid);
     }
     PQclear(res);
     return rc;

@@ -53,6 +53,11 @@ static void reply_sys(roma_msg *reply, int rc)
         reply_fail(reply, rc ? rc : ROMA_EIO, 500, MQS_E_INTERNAL, "Internal server error.");
 }
 
+static void reply_malformed(roma_msg *reply, const roma_msg *req)
+{
+    reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed %s command.", req->type);
+}
+
 static void reply_body(roma_msg *reply, cJSON *body)
 {
     if (!body) {
@@ -133,6 +138,30 @@ static void tx_abort(PGconn *c, const char *rid)
 {
     if (PQtransactionStatus(c) != PQTRANS_IDLE && db_command(c, "ROLLBACK", rid) != 0)
         log_warn(rid, "topic.rollback_failed", "ROLLBACK failed; the pool discards the connection");
+}
+
+/* Ends the metadata transaction on c: COMMIT when *rc is 0 (a failed COMMIT lands in *rc), ROLLBACK
+ * otherwise, and gives the connection back to the pool. */
+static void tx_end(manager *m, PGconn *c, int *rc, const char *rid)
+{
+    if (!*rc) *rc = db_command(c, "COMMIT", rid);
+    tx_abort(c, rid);
+    db_release(m->meta, c);
+}
+
+/* The answer to a topic change that names existing topics: {} on success, 400 for a missing topic or a
+ * malformed command, 5xx otherwise. */
+static void reply_change(roma_msg *reply, const roma_msg *req, int rc, const char *missing)
+{
+    if (rc == ROMA_ENOTFOUND)
+        reply_fail(reply, rc, 400, MQS_E_TOPIC_NOT_FOUND, "The topic %s does not exist in the instance.",
+                   missing ? missing : "");
+    else if (rc == ROMA_EINVAL)
+        reply_malformed(reply, req);
+    else if (rc)
+        reply_sys(reply, rc);
+    else
+        reply_body(reply, cJSON_CreateObject());
 }
 
 /* Serialises partition-budget changes of one instance until the transaction ends. */
@@ -276,7 +305,7 @@ static void cmd_create(manager *m, const roma_msg *req, roma_msg *reply)
     topic_spec s;
     if (!instance_id || !project_id || !jlong(b, "max_partitions", 1, 1000000, &max_parts) ||
         spec_from(cJSON_GetObjectItemCaseSensitive(b, "topic"), &s) != 0) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.create command.");
+        reply_malformed(reply, req);
         return;
     }
     PGconn *c = meta_acquire(m, reply);
@@ -285,15 +314,12 @@ static void cmd_create(manager *m, const roma_msg *req, roma_msg *reply)
     if (!rc) rc = lock_instance(c, instance_id, req->rid);
     if (!rc) rc = topic_insert(m, c, project_id, instance_id, &s, max_parts, req->rid);
     if (!rc) test_pause(m, req->rid, "topic.create");
-    if (!rc) rc = db_command(c, "COMMIT", req->rid);
-    if (rc == ROMA_ECONFLICT) {
-        tx_abort(c, req->rid);
+    if (rc == ROMA_ECONFLICT) { /* still inside the transaction: ON CONFLICT DO NOTHING did not abort it */
         int same = topic_same(c, instance_id, &s, req->rid);
         rc = same < 0 ? same : same ? 0 : ROMA_ECONFLICT;
         if (same == 1) log_info(req->rid, "topic.create_replayed", "topic %s already exists with the same settings", s.name);
     }
-    tx_abort(c, req->rid);
-    db_release(m->meta, c);
+    tx_end(m, c, &rc, req->rid);
     switch (rc) {
     case 0: {
         cJSON *o = cJSON_CreateObject();
@@ -329,7 +355,7 @@ static void cmd_update(manager *m, const roma_msg *req, roma_msg *reply)
     const char *instance_id = jstr(b, "instance_id");
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(b, "topics");
     if (!instance_id || !cJSON_IsArray(topics)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.update command.");
+        reply_malformed(reply, req);
         return;
     }
     PGconn *c = meta_acquire(m, reply);
@@ -379,17 +405,8 @@ static void cmd_update(manager *m, const roma_msg *req, roma_msg *reply)
         }
         PQclear(res);
     }
-    if (!rc) rc = db_command(c, "COMMIT", req->rid);
-    tx_abort(c, req->rid);
-    db_release(m->meta, c);
-    if (rc == ROMA_ENOTFOUND)
-        reply_fail(reply, rc, 400, MQS_E_TOPIC_NOT_FOUND, "The topic %s does not exist in the instance.", missing);
-    else if (rc == ROMA_EINVAL)
-        reply_fail(reply, rc, 400, MQS_E_BAD_PARAM, "Malformed topic.update command.");
-    else if (rc)
-        reply_sys(reply, rc);
-    else
-        reply_body(reply, cJSON_CreateObject());
+    tx_end(m, c, &rc, req->rid);
+    reply_change(reply, req, rc, missing);
 }
 
 /* ---- topic.delete ---- */
@@ -427,7 +444,7 @@ static void cmd_delete(manager *m, const roma_msg *req, roma_msg *reply)
     const char *instance_id = jstr(b, "instance_id");
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(b, "names");
     if (!instance_id || !cJSON_IsArray(names)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.delete command.");
+        reply_malformed(reply, req);
         return;
     }
     cJSON *out = cJSON_CreateObject();
@@ -516,7 +533,7 @@ static void cmd_acl_set(manager *m, const roma_msg *req, roma_msg *reply)
     const char *instance_id = jstr(b, "instance_id");
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(b, "topics");
     if (!instance_id || !cJSON_IsArray(topics)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.acl_set command.");
+        reply_malformed(reply, req);
         return;
     }
     PGconn *c = meta_acquire(m, reply);
@@ -573,19 +590,11 @@ static void cmd_acl_set(manager *m, const roma_msg *req, roma_msg *reply)
             PQclear(res);
         }
     }
-    if (!rc) rc = db_command(c, "COMMIT", req->rid);
-    tx_abort(c, req->rid);
-    db_release(m->meta, c);
-    if (rc == ROMA_ENOTFOUND && bad_kind == 1)
-        reply_fail(reply, rc, 400, MQS_E_TOPIC_NOT_FOUND, "The topic %s does not exist in the instance.", bad);
-    else if (rc == ROMA_ENOTFOUND)
+    tx_end(m, c, &rc, req->rid);
+    if (rc == ROMA_ENOTFOUND && bad_kind == 2)
         reply_fail(reply, rc, 400, MQS_E_APP_NOT_FOUND, "The app %s does not exist in the instance.", bad);
-    else if (rc == ROMA_EINVAL)
-        reply_fail(reply, rc, 400, MQS_E_BAD_PARAM, "Malformed topic.acl_set command.");
-    else if (rc)
-        reply_sys(reply, rc);
     else
-        reply_body(reply, cJSON_CreateObject());
+        reply_change(reply, req, rc, bad);
 }
 
 /* Resolves an app key of the instance to its id (>= 65 bytes). 1 found, 0 absent, ROMA_EIO. */
@@ -605,7 +614,7 @@ static void cmd_acl_add(manager *m, const roma_msg *req, roma_msg *reply)
     const char *instance_id = jstr(b, "instance_id"), *name = jstr(b, "name");
     const cJSON *pols = cJSON_GetObjectItemCaseSensitive(b, "policies");
     if (!instance_id || !name || !cJSON_IsArray(pols)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.acl_add command.");
+        reply_malformed(reply, req);
         return;
     }
     PGconn *c = meta_acquire(m, reply);
@@ -633,20 +642,14 @@ static void cmd_acl_add(manager *m, const roma_msg *req, roma_msg *reply)
         }
         rc = policy_put(c, id, owner, app, ap, jstr(pol, "tag"), req->rid);
     }
-    if (!rc) rc = db_command(c, "COMMIT", req->rid);
-    tx_abort(c, req->rid);
-    db_release(m->meta, c);
-    if (rc == ROMA_ENOTFOUND)
+    tx_end(m, c, &rc, req->rid);
+    if (rc == ROMA_ENOTFOUND) /* the topic is addressed by the path here: 404 */
         reply_fail(reply, rc, 404, MQS_E_TOPIC_NOT_FOUND, "The topic %s does not exist in the instance.", name);
     else if (rc == ROMA_ECONFLICT)
         reply_fail(reply, ROMA_ENOTFOUND, 400, MQS_E_APP_NOT_FOUND, "No app with key %s exists in the instance.",
                    bad_key);
-    else if (rc == ROMA_EINVAL)
-        reply_fail(reply, rc, 400, MQS_E_BAD_PARAM, "Malformed topic.acl_add command.");
-    else if (rc)
-        reply_sys(reply, rc);
     else
-        reply_body(reply, cJSON_CreateObject());
+        reply_change(reply, req, rc, NULL);
 }
 
 /* ---- topic.import ---- */
@@ -700,7 +703,7 @@ static void cmd_import(manager *m, const roma_msg *req, roma_msg *reply)
     long max_parts;
     if (!instance_id || !project_id || !mode || !cJSON_IsArray(topics) ||
         !jlong(b, "max_partitions", 1, 1000000, &max_parts)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed topic.import command.");
+        reply_malformed(reply, req);
         return;
     }
     if (!prefix) prefix = "";
@@ -777,9 +780,7 @@ static void cmd_import(manager *m, const roma_msg *req, roma_msg *reply)
         cJSON_Delete(copy);
     }
     if (!rc) test_pause(m, req->rid, "topic.import");
-    if (!rc) rc = db_command(c, "COMMIT", req->rid);
-    tx_abort(c, req->rid);
-    db_release(m->meta, c);
+    tx_end(m, c, &rc, req->rid);
     switch (rc) {
     case 0: {
         cJSON *o = cJSON_CreateObject();
@@ -821,7 +822,7 @@ static void cmd_produce(manager *m, const roma_msg *req, roma_msg *reply)
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(b, "messages");
     int n = cJSON_GetArraySize(msgs);
     if (topic_from_cmd(b, &t) != 0 || !cJSON_IsArray(msgs) || n < 1 || n > PRODUCE_MAX) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.produce command.");
+        reply_malformed(reply, req);
         return;
     }
     engine_msg_in in[PRODUCE_MAX];
@@ -835,7 +836,7 @@ static void cmd_produce(manager *m, const roma_msg *req, roma_msg *reply)
         in[i].key = jstr(it, "key");
         in[i].tag = jstr(it, "tag");
         if (!in[i].content) {
-            reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.produce command.");
+            reply_malformed(reply, req);
             return;
         }
         i++;
@@ -910,7 +911,7 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
     if (topic_from_cmd(b, &t) != 0 || !group || !jlong(b, "max_msgs", 1, 10, &max_msgs) ||
         !jlong(b, "max_bytes", 1, 2097152, &max_bytes) || !jlong(b, "ack_wait_ms", 1, 300000, &ack_wait_ms) ||
         !jlong(b, "wait_ms", 0, 30000, &wait_ms)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.consume command.");
+        reply_malformed(reply, req);
         return;
     }
     engine_fetch_opts o = {.max_msgs = (int)max_msgs, .max_bytes = (int)max_bytes, .lease_ms = ack_wait_ms};
@@ -962,7 +963,7 @@ static void cmd_ack(manager *m, const roma_msg *req, roma_msg *reply)
     const cJSON *acks = cJSON_GetObjectItemCaseSensitive(b, "acks");
     int n = cJSON_GetArraySize(acks);
     if (topic_from_cmd(b, &t) != 0 || !group || !cJSON_IsArray(acks) || n > ACK_MAX) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.ack command.");
+        reply_malformed(reply, req);
         return;
     }
     engine_ack a[ACK_MAX];
@@ -975,7 +976,7 @@ static void cmd_ack(manager *m, const roma_msg *req, roma_msg *reply)
         const cJSON *ok = cJSON_GetObjectItemCaseSensitive(it, "ok");
         if (!jlong(it, "p", 0, 49, &p) || !jint64(it, "o", &off) || !jlong(it, "g", 0, 2147483647L, &g) ||
             !cJSON_IsBool(ok)) {
-            reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.ack command.");
+            reply_malformed(reply, req);
             return;
         }
         a[i++] = (engine_ack){.partition = (int)p, .offset = off, .gen = (int)g, .ok = cJSON_IsTrue(ok)};
@@ -1002,7 +1003,7 @@ static void cmd_query(manager *m, const roma_msg *req, roma_msg *reply)
     int64_t v;
     engine_query q = {.start_ms = -1, .end_ms = -1, .partition = -1, .offset = -1};
     if (topic_from_cmd(b, &t) != 0 || !jlong(b, "limit", 1, 1000, &lim) || !jlong(b, "skip", 0, 100000000L, &skip)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.query command.");
+        reply_malformed(reply, req);
         return;
     }
     q.limit = (int)lim;
@@ -1042,7 +1043,7 @@ static void cmd_resend(manager *m, const roma_msg *req, roma_msg *reply)
     long part;
     int64_t off;
     if (topic_from_cmd(b, &t) != 0 || !jlong(b, "partition", 0, 49, &part) || !jint64(b, "offset", &off)) {
-        reply_fail(reply, ROMA_EINVAL, 400, MQS_E_BAD_PARAM, "Malformed msg.resend command.");
+        reply_malformed(reply, req);
         return;
     }
     engine_msg msg;
