@@ -140,6 +140,19 @@ static void tx_abort(PGconn *c, const char *rid)
         log_warn(rid, "topic.rollback_failed", "ROLLBACK failed; the pool discards the connection");
 }
 
+/* Starts a topic change: replies "malformed" unless well_formed, else takes a metadata connection and
+ * opens a transaction (*rc = BEGIN's outcome). NULL after replying. */
+static PGconn *tx_begin(manager *m, const roma_msg *req, roma_msg *reply, int well_formed, int *rc)
+{
+    if (!well_formed) {
+        reply_malformed(reply, req);
+        return NULL;
+    }
+    PGconn *c = meta_acquire(m, reply);
+    if (c) *rc = db_command(c, "BEGIN", req->rid);
+    return c;
+}
+
 /* Ends the metadata transaction on c: COMMIT when *rc is 0 (a failed COMMIT lands in *rc), ROLLBACK
  * otherwise, and gives the connection back to the pool. */
 static void tx_end(manager *m, PGconn *c, int *rc, const char *rid)
@@ -301,16 +314,13 @@ static void cmd_create(manager *m, const roma_msg *req, roma_msg *reply)
 {
     const cJSON *b = req->body;
     const char *instance_id = jstr(b, "instance_id"), *project_id = jstr(b, "project_id");
-    long max_parts;
+    long max_parts = 0;
     topic_spec s;
-    if (!instance_id || !project_id || !jlong(b, "max_partitions", 1, 1000000, &max_parts) ||
-        spec_from(cJSON_GetObjectItemCaseSensitive(b, "topic"), &s) != 0) {
-        reply_malformed(reply, req);
-        return;
-    }
-    PGconn *c = meta_acquire(m, reply);
+    int ok = instance_id && project_id && jlong(b, "max_partitions", 1, 1000000, &max_parts) &&
+             spec_from(cJSON_GetObjectItemCaseSensitive(b, "topic"), &s) == 0;
+    int rc = 0;
+    PGconn *c = tx_begin(m, req, reply, ok, &rc);
     if (!c) return;
-    int rc = db_command(c, "BEGIN", req->rid);
     if (!rc) rc = lock_instance(c, instance_id, req->rid);
     if (!rc) rc = topic_insert(m, c, project_id, instance_id, &s, max_parts, req->rid);
     if (!rc) test_pause(m, req->rid, "topic.create");
@@ -354,13 +364,9 @@ static void cmd_update(manager *m, const roma_msg *req, roma_msg *reply)
     const cJSON *b = req->body;
     const char *instance_id = jstr(b, "instance_id");
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(b, "topics");
-    if (!instance_id || !cJSON_IsArray(topics)) {
-        reply_malformed(reply, req);
-        return;
-    }
-    PGconn *c = meta_acquire(m, reply);
+    int rc = 0;
+    PGconn *c = tx_begin(m, req, reply, instance_id && cJSON_IsArray(topics), &rc);
     if (!c) return;
-    int rc = db_command(c, "BEGIN", req->rid);
     const char *missing = NULL;
     const cJSON *t;
     cJSON_ArrayForEach(t, topics)
@@ -532,13 +538,9 @@ static void cmd_acl_set(manager *m, const roma_msg *req, roma_msg *reply)
     const cJSON *b = req->body;
     const char *instance_id = jstr(b, "instance_id");
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(b, "topics");
-    if (!instance_id || !cJSON_IsArray(topics)) {
-        reply_malformed(reply, req);
-        return;
-    }
-    PGconn *c = meta_acquire(m, reply);
+    int rc = 0;
+    PGconn *c = tx_begin(m, req, reply, instance_id && cJSON_IsArray(topics), &rc);
     if (!c) return;
-    int rc = db_command(c, "BEGIN", req->rid);
     const char *bad = NULL;
     int bad_kind = 0; /* 1 topic, 2 app */
     const cJSON *t;
@@ -613,15 +615,11 @@ static void cmd_acl_add(manager *m, const roma_msg *req, roma_msg *reply)
     const cJSON *b = req->body;
     const char *instance_id = jstr(b, "instance_id"), *name = jstr(b, "name");
     const cJSON *pols = cJSON_GetObjectItemCaseSensitive(b, "policies");
-    if (!instance_id || !name || !cJSON_IsArray(pols)) {
-        reply_malformed(reply, req);
-        return;
-    }
-    PGconn *c = meta_acquire(m, reply);
+    int rc = 0;
+    PGconn *c = tx_begin(m, req, reply, instance_id && name && cJSON_IsArray(pols), &rc);
     if (!c) return;
     char id[24], owner[65];
     const char *bad_key = NULL;
-    int rc = db_command(c, "BEGIN", req->rid);
     int f = rc ? 0 : topic_lock(c, instance_id, name, id, owner, req->rid);
     if (!rc && f <= 0) rc = f < 0 ? f : ROMA_ENOTFOUND;
     const cJSON *pol;
@@ -700,17 +698,14 @@ static void cmd_import(manager *m, const roma_msg *req, roma_msg *reply)
     const char *instance_id = jstr(b, "instance_id"), *project_id = jstr(b, "project_id");
     const char *mode = jstr(b, "mode"), *prefix = jstr(b, "prefix");
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(b, "topics");
-    long max_parts;
-    if (!instance_id || !project_id || !mode || !cJSON_IsArray(topics) ||
-        !jlong(b, "max_partitions", 1, 1000000, &max_parts)) {
-        reply_malformed(reply, req);
-        return;
-    }
+    long max_parts = 0;
+    int ok = instance_id && project_id && mode && cJSON_IsArray(topics) &&
+             jlong(b, "max_partitions", 1, 1000000, &max_parts);
+    int rc = 0;
+    PGconn *c = tx_begin(m, req, reply, ok, &rc);
+    if (!c) return;
     if (!prefix) prefix = "";
     int merge = !strcmp(mode, "Merge");
-    PGconn *c = meta_acquire(m, reply);
-    if (!c) return;
-    int rc = db_command(c, "BEGIN", req->rid);
     if (!rc) rc = lock_instance(c, instance_id, req->rid);
     int created = 0, updated = 0;
     char what[300] = "";
