@@ -9,8 +9,10 @@
 --   messages of a deleted topic can be purged in the background while a new topic of the same name
 --   already takes traffic under a new id.
 -- * The owner app's permission is mqs_topics.access_policy; every other app's is a mqs_topic_policies row.
--- * Deleting an app or an instance cascades to its topics; the AFTER DELETE trigger queues the topic's
---   messages for the background purge (mqs_dead_topics), whoever deleted the row.
+-- * An app that owns topics cannot be deleted (app_id has no ON DELETE action: DeleteRomaApp gets SQLSTATE
+--   23503 and answers 400 ROMA.00014004 "still used"); an app's access policies on other apps' topics die
+--   with it. Deleting an instance cascades to its topics. The AFTER DELETE trigger queues a deleted
+--   topic's messages for the background purge (mqs_dead_topics), whoever deleted the row.
 --
 -- Engine storage (openroma-pg)
 -- * mqs_partitions.next_offset is the offset counter of a partition. Producers take offsets with
@@ -33,7 +35,7 @@ CREATE TABLE mqs_topics (
     project_id          text NOT NULL,
     instance_id         text NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
     name                text NOT NULL CHECK (name ~ '^[A-Za-z][A-Za-z0-9_-]{2,199}$'),
-    app_id              text NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    app_id              text NOT NULL REFERENCES apps(id),  -- NO ACTION: checked after an instance cascade
     partitions          integer NOT NULL CHECK (partitions BETWEEN 1 AND 50),
     replication         integer NOT NULL CHECK (replication BETWEEN 1 AND 3),
     access_policy       text NOT NULL CHECK (access_policy IN ('all', 'pub', 'sub')),

@@ -254,6 +254,22 @@ def test_access_policies(stack, cli, app):
     cli.delete(mqs_path(stack, "/topics"), params={"name": name})
 
 
+def test_app_deletion_and_topics(stack, cli):
+    """An app that owns a topic cannot be deleted (apps' 400 ROMA.00014004); an app that only holds a
+    policy can, and its policy goes with it."""
+    owner, grantee = make_app(stack, cli), make_app(stack, cli)
+    name = create_topic(stack, cli, owner)
+    r = cli.post(mqs_path(stack, f"/topics/{name}/access-policies/batch-add"),
+                 json={"policies": [{"user_name": grantee.key, "access_policy": "sub"}]})
+    assert r.status_code == 204
+    r = cli.delete(stack.inst(f"/apps/{owner.id}"))
+    assert r.status_code == 400 and r.json()["error_code"] == "ROMA.00014004", r.text
+    assert cli.delete(stack.inst(f"/apps/{grantee.id}")).status_code in (200, 204)
+    assert cli.get(mqs_path(stack, f"/topics/{name}/accesspolicy")).json()["total"] == 1
+    cli.delete(mqs_path(stack, "/topics"), params={"name": name})
+    assert cli.delete(stack.inst(f"/apps/{owner.id}")).status_code in (200, 204)
+
+
 # ---- export / import ----
 
 def upload(cli, stack, doc, **params):

@@ -21,7 +21,11 @@
 #define META_ACQUIRE_MS 5000
 #define PRODUCE_MAX 10
 #define ACK_MAX 10
-#define FETCH_BUSY_RETRY_MS 3 /* pause before re-fetching when every free partition was held */
+/* Pause before re-fetching when the group's other consumers held the partitions that had messages:
+ * starts short (they hold them for one statement) and doubles, so a crowd of consumers on an idle topic
+ * does not turn into a busy loop of queries. */
+#define FETCH_BUSY_RETRY_MIN_MS 2
+#define FETCH_BUSY_RETRY_MAX_MS 128
 
 /* ---- replies ---- */
 
@@ -894,6 +898,28 @@ static cJSON *msgs_to_json(const engine_msgs *ms, int full)
     return arr;
 }
 
+/* Replies {"messages": [...]} for a fetch, or {"messages": [...], "total": n} with every field for a query
+ * (full). Frees got. */
+static void reply_msgs(roma_msg *reply, engine_msgs *got, int full)
+{
+    int64_t total = got->total;
+    cJSON *arr = msgs_to_json(got, full);
+    engine_msgs_free(got);
+    cJSON *out = cJSON_CreateObject();
+    if (!out || !arr || !cJSON_AddItemToObject(out, "messages", arr)) {
+        cJSON_Delete(out);
+        cJSON_Delete(arr);
+        reply_sys(reply, ROMA_ENOMEM);
+        return;
+    }
+    if (full && !cJSON_AddNumberToObject(out, "total", (double)total)) {
+        cJSON_Delete(out);
+        reply_sys(reply, ROMA_ENOMEM);
+        return;
+    }
+    reply_body(reply, out);
+}
+
 /* Long-poll: fetch; when nothing came and time is left, sleep on the engine's doorbell WITHOUT a
  * database connection, then fetch again. Slices of poll_slice_ms bound the delay of redeliveries (a
  * lease expiring rings no bell) and of notifications lost during a LISTEN reconnect. */
@@ -919,6 +945,7 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
         if (util_mono_ms() + left < end) end = util_mono_ms() + left;
     }
     int rc;
+    long busy_ms = FETCH_BUSY_RETRY_MIN_MS;
     for (;;) {
         uint64_t token = m->engine->ops->watch(m->engine, t.id);
         rc = m->engine->ops->fetch(m->engine, &t, group, &o, &got, req->rid);
@@ -928,9 +955,11 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
         int64_t left = end - util_mono_ms();
         if (left <= 0 || (m->stop && *m->stop)) break;
         if (busy) { /* the group's partitions were held by its other consumers for a moment */
-            util_sleep_ms(left < FETCH_BUSY_RETRY_MS ? (long)left : FETCH_BUSY_RETRY_MS);
+            util_sleep_ms(left < busy_ms ? (long)left : busy_ms);
+            if (busy_ms < FETCH_BUSY_RETRY_MAX_MS) busy_ms *= 2;
             continue;
         }
+        busy_ms = FETCH_BUSY_RETRY_MIN_MS;
         int slice = (int)(left < m->poll_slice_ms ? left : m->poll_slice_ms);
         (void)m->engine->ops->wait(m->engine, t.id, token, slice, m->stop);
     }
@@ -938,16 +967,7 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
         reply_sys(reply, rc);
         return;
     }
-    cJSON *out = cJSON_CreateObject();
-    cJSON *arr = msgs_to_json(&got, 0);
-    engine_msgs_free(&got);
-    if (!out || !arr || !cJSON_AddItemToObject(out, "messages", arr)) {
-        cJSON_Delete(out);
-        cJSON_Delete(arr);
-        reply_sys(reply, ROMA_ENOMEM);
-        return;
-    }
-    reply_body(reply, out);
+    reply_msgs(reply, &got, 0);
 }
 
 static void cmd_ack(manager *m, const roma_msg *req, roma_msg *reply)
@@ -1017,18 +1037,7 @@ static void cmd_query(manager *m, const roma_msg *req, roma_msg *reply)
         reply_sys(reply, rc);
         return;
     }
-    cJSON *out = cJSON_CreateObject();
-    cJSON *arr = msgs_to_json(&got, 1);
-    int64_t total = got.total;
-    engine_msgs_free(&got);
-    if (!out || !arr || !cJSON_AddItemToObject(out, "messages", arr) ||
-        !cJSON_AddNumberToObject(out, "total", (double)total)) {
-        cJSON_Delete(out);
-        if (!out) cJSON_Delete(arr);
-        reply_sys(reply, ROMA_ENOMEM);
-        return;
-    }
-    reply_body(reply, out);
+    reply_msgs(reply, &got, 1);
 }
 
 static void cmd_resend(manager *m, const roma_msg *req, roma_msg *reply)
