@@ -311,6 +311,19 @@ def test_missing_top_level_fields(stack, cli, app):
         assert b["error_msg"] == f"Invalid parameter [{k}].", b
 
 
+def test_duplicate_keys_refused(stack, cli, app):
+    """cJSON reads the first of two equal member names, PostgreSQL jsonb keeps the last: refuse them."""
+    raw = ('{"datasource_name":"d","datasource_type":"REDIS","app_id":"%s","content":{"address":"h:1",'
+           '"password":"Dup-Pw-1","password":"Dup-Pw-2"}}' % app["id"])
+    b = assert_fdi_err(cli.post(fdi(stack), data=raw.encode(), headers={"Content-Type": "application/json"}), 400,
+                       "FDI.3033")
+    assert b["error_msg"] == "Invalid parameter [content.password].", b
+    raw = '{"datasource_name":"a","datasource_name":"b","datasource_type":"REDIS","app_id":"%s","content":{}}' % app["id"]
+    b = assert_fdi_err(cli.post(fdi(stack), data=raw.encode(), headers={"Content-Type": "application/json"}), 400,
+                       "FDI.3033")
+    assert b["error_msg"] == "Invalid parameter [datasource_name].", b
+
+
 def test_bad_bodies(stack, cli):
     assert_fdi_err(cli.post(fdi(stack), data=b"{not json", headers={"Content-Type": "application/json"}), 400,
                    "FDI.3002")

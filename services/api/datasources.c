@@ -201,6 +201,10 @@ int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **out)
 {
     *out = NULL;
     ds_verr e = {"", ""};
+    if (body && ds_check_duplicates(body, &e) != 0) {
+        ds_reply_verr(r, &e);
+        return ROMA_EINVAL;
+    }
     cJSON *info = stored ? stored_info(stored, 1) : cJSON_CreateObject();
     cJSON *stored_content = NULL;
     if (!info) goto oom;

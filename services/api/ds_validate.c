@@ -484,9 +484,57 @@ int ds_name_valid(const char *name)
     return strpbrk(name, "&<>\"'()") == NULL;
 }
 
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Duplicate member names anywhere in the tree. JSON allows them, but cJSON reads the first and
+ * PostgreSQL's jsonb keeps the last: a duplicated "password" could slip past sealing or validation
+ * under one reading and be used under the other. Sorting the names keeps this O(n log n). */
+static int check_duplicates(const cJSON *j, const char *path, ds_verr *e)
+{
+    char sub[96];
+    if (cJSON_IsObject(j)) {
+        int n = cJSON_GetArraySize(j);
+        if (n > 1) {
+            const char **names = malloc((size_t)n * sizeof *names);
+            if (!names) return fail(e, path, "out of memory");
+            int i = 0;
+            for (const cJSON *c = j->child; c; c = c->next) names[i++] = c->string ? c->string : "";
+            qsort(names, (size_t)n, sizeof *names, cmp_keys);
+            for (i = 1; i < n; i++) {
+                if (strcmp(names[i - 1], names[i]) == 0) {
+                    snprintf(sub, sizeof sub, "%s%s%.60s", path, *path ? "." : "", names[i]);
+                    free(names);
+                    return fail(e, sub, "appears more than once");
+                }
+            }
+            free(names);
+        }
+        for (const cJSON *c = j->child; c; c = c->next) {
+            snprintf(sub, sizeof sub, "%s%s%.60s", path, *path ? "." : "", c->string ? c->string : "");
+            int rc = check_duplicates(c, sub, e);
+            if (rc) return rc;
+        }
+    } else if (cJSON_IsArray(j)) {
+        int i = 0;
+        for (const cJSON *c = j->child; c; c = c->next, i++) {
+            snprintf(sub, sizeof sub, "%s[%d]", path, i);
+            int rc = check_duplicates(c, sub, e);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+int ds_check_duplicates(const cJSON *doc, ds_verr *e) { return check_duplicates(doc, "", e); }
+
 int ds_validate_info(cJSON *info, ds_verr *e)
 {
     if (!cJSON_IsObject(info)) return fail(e, "", "the body must be a JSON object");
+    int dup = check_duplicates(info, "", e);
+    if (dup) return dup;
     const cJSON *name = get(info, "datasource_name");
     if (!name) return fail(e, "datasource_name", "is required");
     if (!cJSON_IsString(name) || !ds_name_valid(name->valuestring))

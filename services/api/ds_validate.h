@@ -8,7 +8,8 @@
  *   content          required object; per-type required fields, enums, types and lengths below
  *   description      optional string (null = absent), at most 1024 code points
  *   custom_plugin_id optional string <= 64; required for CUSTOMIZED
- * Content: every known key has a type (string / bool / int / object / array) and limit; unknown keys
+ * A member name repeated anywhere in the document is refused (cJSON would read the first, jsonb keeps
+ * the last). Content: every known key has a type (string / bool / int / object / array) and limit; unknown keys
  * are kept untouched (§8 #10). Known keys are normalised in place to the types the SDK models declare,
  * so Go/Python SDK clients can decode the echo: port / redis_database / oracle_port numbers become
  * strings; mysql_timeout / snmp_version digit strings become numbers; "true"/"false" strings of boolean
@@ -40,6 +41,9 @@ const char *ds_type_at(int i);
 /* Validates a whole DatasourceInfo object (after any merge with the stored row) and normalises its
  * content in place. 0, or ROMA_EINVAL with e filled. */
 int ds_validate_info(cJSON *info, ds_verr *e) ROMA_MUST_USE;
+
+/* Refuses a member name repeated in any object of doc (e names it). 0 or ROMA_EINVAL. */
+int ds_check_duplicates(const cJSON *doc, ds_verr *e) ROMA_MUST_USE;
 
 /* Validates only a content object for type (used by ds_validate_info; exposed for tests). */
 int ds_validate_content(const char *type, cJSON *content, ds_verr *e) ROMA_MUST_USE;
