@@ -208,3 +208,28 @@ def test_concurrent_migrations_are_safe(pg):
     finally:
         for p, _ in procs:
             p.stop()
+
+
+def test_roma_curl_signs_like_the_sdk(stack):
+    """The README's AK/SK walk-through: scripts/roma-curl creates, shows and deletes an app."""
+    import os
+    import subprocess
+    from conftest import ROOT
+    env = dict(os.environ, ROMA_URL=stack.base, ROMA_AK=stack.ak, ROMA_SK=stack.sk, ROMA_PROJECT_ID=stack.project_id)
+    tool = os.path.join(ROOT, "scripts", "roma-curl")
+
+    def run(*args):
+        r = subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=30)
+        status, _, body = r.stdout.partition("\n")
+        return r.returncode, status, body
+
+    rc, status, body = run("POST", stack.inst("/apps"), '{"name": "roma_curl_app"}')
+    assert (rc, status) == (0, "HTTP 201"), body
+    app_id = json.loads(body)["id"]
+    rc, status, body = run("GET", stack.inst(f"/apps/{app_id}"))
+    assert (rc, status) == (0, "HTTP 200") and json.loads(body)["name"] == "roma_curl_app"
+    rc, status, _ = run("DELETE", stack.inst(f"/apps/{app_id}"))
+    assert (rc, status) == (0, "HTTP 200")
+    env["ROMA_SK"] = "wrong" + stack.sk[5:]
+    rc, status, body = run("GET", stack.inst("/apps"))
+    assert (rc, status) == (1, "HTTP 401") and json.loads(body)["error_code"] == "ROMA.1002"
