@@ -105,7 +105,8 @@ static int serve(void)
     roma_worker *w = NULL, *wf = NULL;
     m.meta = db_pool_new(cfg.database_url, (int)cfg.meta_pool);
     m.engine = m.meta ? engine_pg_new(cfg.database_url, (int)cfg.engine_pool) : NULL;
-    if (!m.meta || !m.engine) goto out;
+    m.gate = gate_new();
+    if (!m.meta || !m.engine || !m.gate) goto out;
     ret = retention_start(m.engine, cfg.retention_interval_ms, cfg.retention_unit_s, (int)cfg.retention_batch);
     w = roma_worker_new(cfg.backend, TOPIC_KIND, (int)cfg.concurrency);
     wf = roma_worker_new(cfg.backend, TOPIC_KIND_FETCH, (int)cfg.fetch_concurrency);
@@ -139,6 +140,7 @@ out:
     roma_worker_free(w);
     roma_worker_free(wf);
     if (m.engine) m.engine->ops->destroy(m.engine);
+    gate_free(m.gate);
     db_pool_free(m.meta);
     return rc;
 }

@@ -948,7 +948,12 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
     long busy_ms = FETCH_BUSY_RETRY_MIN_MS;
     for (;;) {
         uint64_t token = m->engine->ops->watch(m->engine, t.id);
+        if (!gate_enter(m->gate, t.id, group, t.partitions, end)) {
+            rc = 0; /* time_wait ran out while the group's other consumers were fetching: nothing for us */
+            break;
+        }
         rc = m->engine->ops->fetch(m->engine, &t, group, &o, &got, req->rid);
+        gate_leave(m->gate, t.id, group);
         if (rc || got.n > 0) break;
         int busy = got.busy;
         engine_msgs_free(&got); /* an empty answer may still own its (unused) array */

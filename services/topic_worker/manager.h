@@ -13,10 +13,12 @@
 #include "command.h"
 #include "db.h"
 #include "engine.h"
+#include "gate.h"
 
 typedef struct manager {
     db_pool *meta;                    /* connections for metadata transactions */
     topic_engine *engine;
+    fetch_gate *gate;                 /* per-group admission of consume fetches */
     long test_delay_ms;               /* ROMA_TOPIC_TEST_DELAY_MS (test-only, 0 in production) */
     long poll_slice_ms;               /* longest single wait of a long-poll between two fetches */
     volatile sig_atomic_t *stop;      /* process stop flag: long-polls return early when set */
