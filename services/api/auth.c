@@ -54,6 +54,39 @@ static int split4(char *s, char *f[4])
     return 0;
 }
 
+/* Fetches the identity row for a credential (token hash or AK) through the cache: val receives
+ * "project|user|name|<4th column>" split into f[4]. 0 on success; otherwise the reply (401 with
+ * denied_msg, 503, 500) is sent and a negative code returned. */
+static int load_identity(req *r, const char *cache_key, const char *sql, const char *param,
+                         const char *denied_msg, char *val, size_t vallen, char *f[4])
+{
+    if (!ttl_cache_get(id_cache, cache_key, val, vallen)) {
+        PGconn *db = req_db_or_reply(r);
+        if (!db) return ROMA_EUNAVAIL;
+        const char *p[] = {param};
+        PGresult *res = db_exec(db, sql, 1, p);
+        if (!db_ok(res, PGRES_TUPLES_OK, r->rid)) {
+            PQclear(res);
+            reply_unavailable(r, "database");
+            return ROMA_EIO;
+        }
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            reply_401(r, "ROMA.1002", denied_msg);
+            return ROMA_EDENIED;
+        }
+        snprintf(val, vallen, "%s|%s|%s|%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+        PQclear(res);
+        ttl_cache_put(id_cache, cache_key, val, AUTH_CACHE_TTL_MS);
+    }
+    if (split4(val, f) != 0) {
+        reply_internal(r, "identity cache entry malformed");
+        return ROMA_EINVAL;
+    }
+    return 0;
+}
+
 static void set_identity(req *r, const char *project, const char *user, const char *name)
 {
     snprintf(r->project_id, sizeof r->project_id, "%s", project);
@@ -66,36 +99,14 @@ static int auth_token(req *r, const char *token)
     char hash[65], key[70], val[512];
     crypto_sha256_hex(token, strlen(token), hash);
     snprintf(key, sizeof key, "t:%s", hash);
-    if (!ttl_cache_get(id_cache, key, val, sizeof val)) {
-        PGconn *db = req_db_or_reply(r);
-        if (!db) return ROMA_EUNAVAIL;
-        const char *p[] = {hash};
-        PGresult *res = db_exec(db,
-                                "SELECT t.project_id, t.user_id, u.name,"
-                                " (extract(epoch FROM t.expires_at) * 1000)::bigint"
-                                " FROM tokens t JOIN users u ON u.id = t.user_id"
-                                " WHERE t.token_hash = $1 AND t.expires_at > now()",
-                                1, p);
-        if (!db_ok(res, PGRES_TUPLES_OK, r->rid)) {
-            PQclear(res);
-            reply_unavailable(r, "database");
-            return ROMA_EIO;
-        }
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            reply_401(r, "ROMA.1002", "The authentication token is invalid or has expired.");
-            return ROMA_EDENIED;
-        }
-        snprintf(val, sizeof val, "%s|%s|%s|%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-        PQclear(res);
-        ttl_cache_put(id_cache, key, val, AUTH_CACHE_TTL_MS);
-    }
     char *f[4];
-    if (split4(val, f) != 0) {
-        reply_internal(r, "token cache entry malformed");
-        return ROMA_EINVAL;
-    }
+    int rc = load_identity(r, key,
+                           "SELECT t.project_id, t.user_id, u.name,"
+                           " (extract(epoch FROM t.expires_at) * 1000)::bigint"
+                           " FROM tokens t JOIN users u ON u.id = t.user_id"
+                           " WHERE t.token_hash = $1 AND t.expires_at > now()",
+                           hash, "The authentication token is invalid or has expired.", val, sizeof val, f);
+    if (rc != 0) return rc;
     long long exp = atoll(f[3]);
     if (exp <= util_now_ms()) {
         ttl_cache_del(id_cache, key);
@@ -128,34 +139,12 @@ static int auth_signature(req *r, const char *authorization)
 
     char key[160], val[1024];
     snprintf(key, sizeof key, "ak:%s", a.access);
-    if (!ttl_cache_get(id_cache, key, val, sizeof val)) {
-        PGconn *db = req_db_or_reply(r);
-        if (!db) return ROMA_EUNAVAIL;
-        const char *p[] = {a.access};
-        PGresult *res = db_exec(db,
-                                "SELECT k.project_id, k.user_id, u.name, k.sk_sealed FROM access_keys k"
-                                " JOIN users u ON u.id = k.user_id WHERE k.ak = $1",
-                                1, p);
-        if (!db_ok(res, PGRES_TUPLES_OK, r->rid)) {
-            PQclear(res);
-            reply_unavailable(r, "database");
-            return ROMA_EIO;
-        }
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            reply_401(r, "ROMA.1002", "The access key is unknown.");
-            return ROMA_EDENIED;
-        }
-        snprintf(val, sizeof val, "%s|%s|%s|%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-        PQclear(res);
-        ttl_cache_put(id_cache, key, val, AUTH_CACHE_TTL_MS);
-    }
     char *f[4];
-    if (split4(val, f) != 0) {
-        reply_internal(r, "ak cache entry malformed");
-        return ROMA_EINVAL;
-    }
+    int rc = load_identity(r, key,
+                           "SELECT k.project_id, k.user_id, u.name, k.sk_sealed FROM access_keys k"
+                           " JOIN users u ON u.id = k.user_id WHERE k.ak = $1",
+                           a.access, "The access key is unknown.", val, sizeof val, f);
+    if (rc != 0) return rc;
     const char *xpid = req_header(r, "X-Project-Id");
     if (xpid && strcmp(xpid, f[0]) != 0) {
         reply_401(r, "ROMA.1002", "X-Project-Id does not match the access key's project.");
