@@ -355,12 +355,12 @@ def test_long_polls_hold_no_database_connection(make_stack):
         time.sleep(1.5)
         t0 = time.time()
         r = DataClient(s, a).produce(name, [{"content": "now", "id": "1"}])
-        assert r.status_code == 200 and time.time() - t0 < 2, (r.text, time.time() - t0)
+        assert r.status_code == 200 and time.time() - t0 < 3, (r.text, time.time() - t0)
         res = [f.result() for f in futs]
     assert all(code == 200 for code, _, _ in res), res
     # every group gets the message, well before its time_wait ran out
     assert all([decode(m) for m in body] == ["now"] for _, body, _ in res), res
-    assert max(dt for _, _, dt in res) < 4.5
+    assert max(dt for _, _, dt in res) < 4 + 2.5
     assert s.stop()["topic-0"] == 0
 
 
