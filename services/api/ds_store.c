@@ -163,9 +163,13 @@ int ds_store_record_test(PGconn *db, const char *instance_id, const char *id, in
     snprintf(lat, sizeof lat, "%ld", latency_ms);
     snprintf(when, sizeof when, "%lld", (long long)when_ms);
     const char *p[] = {id, instance_id, ok ? "true" : "false", when, lat, detail};
+    /* The outcome of a test is a convenience, not a record of truth: commit it without waiting for the WAL
+     * flush (set_config(..., true) lasts until this statement's implicit transaction commits), so a burst
+     * of tests does not queue behind fsyncs. A crash may forget the last few hundred ms of outcomes. */
     PGresult *res = db_exec(db,
+                            "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
                             "UPDATE datasources SET last_test_result = $3::boolean, last_test_time = $4::bigint, "
-                            "last_test_latency_ms = $5::integer, last_test_detail = $6 "
+                            "last_test_latency_ms = $5::integer, last_test_detail = $6 FROM async "
                             "WHERE id = $1 AND instance_id = $2",
                             6, p);
     int rc = db_ok(res, PGRES_COMMAND_OK, rid) ? 0 : ROMA_EIO;

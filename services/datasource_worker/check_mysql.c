@@ -109,19 +109,6 @@ MYSQL *ds_mysql_open(ds_job *job, char *db_out, size_t db_len)
     ds_addrs addrs;
     if (ds_resolve(job, host, port, &addrs) != 0) return NULL;
     for (int i = 0; i < addrs.n; i++) {
-        /* TCP first, on our own deadline-bound connect: Connector/C reports a refused or timed-out
-         * connect as "(115)" (EINPROGRESS) and its timeouts are whole seconds; this gives the exact
-         * words and keeps the connect phase to the millisecond deadline. */
-        int probe = ds_tcp_connect(job, &addrs.a[i], port);
-        if (probe < 0) {
-            if (i + 1 < addrs.n && job->code == DS_E_REFUSED && ds_remaining_ms(job) > 0) {
-                job->code = DS_OK; /* another address of the name may answer */
-                job->detail[0] = '\0';
-                continue;
-            }
-            return NULL;
-        }
-        close(probe);
         char ep[300];
         snprintf(ep, sizeof ep, addrs.a[i].ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addrs.a[i].ip, port);
         ds_set_phase(job, DS_PHASE_SESSION, ep);
@@ -151,8 +138,26 @@ MYSQL *ds_mysql_open(ds_job *job, char *db_out, size_t db_len)
         if (mysql_real_connect(m, addrs.a[i].ip, user, pass ? pass : "", *db ? db : NULL, (unsigned)port, NULL,
                                CLIENT_REMEMBER_OPTIONS))
             return m;
-        fail_mysql(job, m, ep, user, db);
+        unsigned err = mysql_errno(m);
+        if (err != 2002 && err != 2003) {
+            fail_mysql(job, m, ep, user, db);
+            mysql_close(m);
+            return NULL;
+        }
         mysql_close(m);
+        /* Connector/C words a refused or timed-out connect as "(115)" (EINPROGRESS): ask the network
+         * ourselves, under the deadline, to tell refused / unreachable / timeout apart */
+        int probe = ds_tcp_connect(job, &addrs.a[i], port);
+        if (probe >= 0) {
+            close(probe); /* reachable now: a transient refusal, say so in general words */
+            ds_fail(job, DS_E_OTHER, "cannot connect to %s (the MySQL client could not connect; it answers now)", ep);
+            return NULL;
+        }
+        if (i + 1 < addrs.n && job->code == DS_E_REFUSED && ds_remaining_ms(job) > 0) {
+            job->code = DS_OK; /* another address of the name may answer */
+            job->detail[0] = '\0';
+            continue;
+        }
         return NULL;
     }
     return NULL;
