@@ -33,6 +33,15 @@ int mqs_call_or_reply(req *r, const char *kind, const char *type, cJSON *body, i
 int mqs_topic_find(PGconn *db, const char *instance_id, const char *name, const char *app_id, mqs_topic *t,
                    char *app_policy, const char *rid) ROMA_MUST_USE;
 
+/* mqs_topic_find through a cache of ROMA_MQS_TOPIC_CACHE_MS, for the data plane's per-message hot path:
+ * borrows the request's database connection only on a miss. 0, ROMA_ENOTFOUND, or a negative code after
+ * replying 503. Absent topics are never cached. */
+int mqs_topic_find_cached(req *r, const char *instance_id, const char *name, const char *app_id, mqs_topic *t,
+                          char *app_policy) ROMA_MUST_USE;
+
+/* Invalidates the whole topic cache of this process (called after every topic change it submitted). */
+void mqs_topics_changed(void);
+
 /* The topic object T of topic_cmd.h; NULL on OOM. */
 cJSON *mqs_topic_json(const mqs_topic *t);
 

@@ -14,6 +14,7 @@ static const cfg_entry mqs_table[] = {
     {"ROMA_TOPIC_CALL_TIMEOUT_MS", CFG_INT, "10000", "deadline of a call to the topic manager before the API answers 503", &cfg.call_timeout_ms, 100, 600000},
     {"ROMA_MQS_REST_ADDRESS", CFG_STR, "", "rest_connect_address of ShowMqsInstance (empty: the API's own host:port)", &cfg.rest_address, 0, 0},
     {"ROMA_MQS_AUTH_CACHE_MS", CFG_INT, "5000", "how long the data plane caches an app's credentials (a secret reset takes this long to apply)", &cfg.auth_cache_ms, 0, 600000},
+    {"ROMA_MQS_TOPIC_CACHE_MS", CFG_INT, "1000", "how long the data plane caches a topic and an app's policy on it (changes through this API apply at once, through another replica after this long; 0 = off)", &cfg.topic_cache_ms, 0, 60000},
 };
 #define MQS_N (sizeof mqs_table / sizeof mqs_table[0])
 
@@ -38,6 +39,7 @@ static void load_once(void)
         cfg.max_partitions = 300;
         cfg.call_timeout_ms = 10000;
         cfg.auth_cache_ms = 5000;
+        cfg.topic_cache_ms = 1000;
         cfg.rest_address = NULL;
         loaded = 1;
     }

@@ -13,6 +13,7 @@ typedef struct mqs_config {
     long call_timeout_ms;  /* ROMA_TOPIC_CALL_TIMEOUT_MS: deadline of a call to the topic manager */
     char *rest_address;    /* ROMA_MQS_REST_ADDRESS: rest_connect_address shown by ShowMqsInstance */
     long auth_cache_ms;    /* ROMA_MQS_AUTH_CACHE_MS: how long a data-plane app credential is cached */
+    long topic_cache_ms;   /* ROMA_MQS_TOPIC_CACHE_MS: how long the data plane caches a topic + policy */
 } mqs_config;
 
 /* The settings, loaded once (thread-safe). Invalid values are logged and replaced by defaults. */

@@ -46,18 +46,14 @@ static int open_topic_or_reply(req *r, char need, mqs_app *app, mqs_topic *t)
 {
     if (mqs_auth_app_or_reply(r, app) != 0) return ROMA_EDENIED;
     const char *name = req_param(r, "topic");
-    PGconn *db = tv_topic_name_ok(name) ? req_db_or_reply(r) : NULL;
-    if (tv_topic_name_ok(name) && !db) return ROMA_EUNAVAIL;
     char policy[4];
-    int rc = db ? mqs_topic_find(db, app->instance_id, name, app->id, t, policy, r->rid) : ROMA_ENOTFOUND;
+    int rc = tv_topic_name_ok(name) ? mqs_topic_find_cached(r, app->instance_id, name, app->id, t, policy)
+                                    : ROMA_ENOTFOUND;
     if (rc == ROMA_ENOTFOUND) {
         reply_error(r, 404, MQS_E_TOPIC_NOT_FOUND, "The topic %.200s does not exist.", name);
         return rc;
     }
-    if (rc) {
-        reply_unavailable(r, "database");
-        return rc;
-    }
+    if (rc) return rc; /* replied */
     const char *granted = !strcmp(t->app_id, app->id) ? t->access_policy : policy;
     int ok = !strcmp(granted, "all") || (need == 'p' ? !strcmp(granted, "pub") : !strcmp(granted, "sub"));
     if (!ok) {

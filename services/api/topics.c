@@ -108,6 +108,8 @@ static void submit(req *r, cJSON *cmd, const char *key, cJSON *payload, const ch
     proto_msg_init(&reply);
     int rc = mqs_call_or_reply(r, TOPIC_KIND, type, cmd, (int)mqs_cfg()->call_timeout_ms, &reply);
     cJSON_Delete(cmd);
+    /* even a failed or timed-out change may have committed: forget cached topics either way */
+    mqs_topics_changed();
     if (rc) return;
     if (empty_status) reply_empty(r, empty_status);
     else reply_json(r, 200, reply.body);
