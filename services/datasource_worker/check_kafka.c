@@ -68,13 +68,9 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, cha
 
 void check_kafka(ds_job *job)
 {
-    const char *broker = ds_str(job, "broker");
     ds_hostport hp[KAFKA_MAX_BROKERS];
-    int n = broker ? ds_parse_hostports(broker, KAFKA_DEFAULT_PORT, hp, KAFKA_MAX_BROKERS) : -1;
-    if (n < 0) {
-        ds_fail(job, DS_E_CONFIG, "broker must be a list of ip:port (at most %d)", KAFKA_MAX_BROKERS);
-        return;
-    }
+    int n = ds_hostports_of(job, "broker", KAFKA_DEFAULT_PORT, hp, KAFKA_MAX_BROKERS);
+    if (n < 0) return;
     char bootstrap[2048] = "";
     size_t bl = 0;
     char first_ep[300] = "";

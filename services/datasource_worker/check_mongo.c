@@ -96,13 +96,9 @@ out:
 
 void check_mongo(ds_job *job)
 {
-    const char *address = ds_str(job, "address");
     ds_hostport nodes[MONGO_MAX_NODES];
-    int n = address ? ds_parse_hostports(address, MONGO_DEFAULT_PORT, nodes, MONGO_MAX_NODES) : -1;
-    if (n < 0) {
-        ds_fail(job, DS_E_CONFIG, "address must be a list of ip:port (at most %d)", MONGO_MAX_NODES);
-        return;
-    }
+    int n = ds_hostports_of(job, "address", MONGO_DEFAULT_PORT, nodes, MONGO_MAX_NODES);
+    if (n < 0) return;
     int ok = 1;
     for (int i = 0; i < n && ok; i++) ok = check_node(job, nodes[i].host, nodes[i].port) == 0;
     if (ok) ds_succeed(job, "%d MongoDB node%s answered ping%s", n, n > 1 ? "s" : "",

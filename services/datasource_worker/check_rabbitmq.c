@@ -14,14 +14,6 @@
 
 #define RABBIT_DEFAULT_PORT 5672
 
-static struct timeval tv_left(const ds_job *job)
-{
-    long ms = ds_remaining_ms(job);
-    if (ms < 1) ms = 1;
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
-
 static void fail_login(ds_job *job, amqp_rpc_reply_t r, const char *ep, const char *user, const char *vhost)
 {
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
@@ -87,7 +79,7 @@ void check_rabbitmq(ds_job *job)
         amqp_ssl_socket_set_verify_peer(sock, 0);
         amqp_ssl_socket_set_verify_hostname(sock, 0);
     }
-    struct timeval tv = tv_left(job);
+    struct timeval tv = ds_remaining_tv(job);
     /* the checked IP literal: librabbitmq's getaddrinfo on it does no DNS */
     int st = amqp_socket_open_noblock(sock, a->ip, port, &tv);
     if (st != AMQP_STATUS_OK) {
@@ -106,7 +98,7 @@ void check_rabbitmq(ds_job *job)
         return;
     }
     ds_set_phase(job, DS_PHASE_SESSION, ep);
-    tv = tv_left(job);
+    tv = ds_remaining_tv(job);
     (void)amqp_set_handshake_timeout(conn, &tv);
     (void)amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user ? user : "",

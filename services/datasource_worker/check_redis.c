@@ -15,14 +15,6 @@
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_MAX_NODES 16
 
-static struct timeval remaining_tv(const ds_job *job)
-{
-    long ms = ds_remaining_ms(job);
-    if (ms < 1) ms = 1;
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
-
 /* Records the failure of a command reply or of the context. */
 static void fail_reply(ds_job *job, redisContext *c, redisReply *r, const char *ep, const char *what)
 {
@@ -73,7 +65,7 @@ static int check_node(ds_job *job, const char *host, int port, char *version, si
     const char *db = ds_str(job, "redis_database");
     redisReply *r;
     int rc = -1;
-    if (redisSetTimeout(c, remaining_tv(job)) != REDIS_OK) {
+    if (redisSetTimeout(c, ds_remaining_tv(job)) != REDIS_OK) {
         ds_fail(job, DS_E_OTHER, "%s: cannot set the socket timeout", ep);
         goto out;
     }
@@ -87,7 +79,7 @@ static int check_node(ds_job *job, const char *host, int port, char *version, si
         freeReplyObject(r);
     }
     if (db && *db && strcmp(db, "0") != 0) {
-        (void)redisSetTimeout(c, remaining_tv(job));
+        (void)redisSetTimeout(c, ds_remaining_tv(job));
         r = redisCommand(c, "SELECT %s", db);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             fail_reply(job, c, r, ep, "SELECT");
@@ -96,7 +88,7 @@ static int check_node(ds_job *job, const char *host, int port, char *version, si
         }
         freeReplyObject(r);
     }
-    (void)redisSetTimeout(c, remaining_tv(job));
+    (void)redisSetTimeout(c, ds_remaining_tv(job));
     r = redisCommand(c, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR || !(r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG"))) {
         fail_reply(job, c, r, ep, "PING");
@@ -105,7 +97,7 @@ static int check_node(ds_job *job, const char *host, int port, char *version, si
     }
     freeReplyObject(r);
     /* server version for the success note; failure here is not a connectivity failure */
-    (void)redisSetTimeout(c, remaining_tv(job));
+    (void)redisSetTimeout(c, ds_remaining_tv(job));
     r = redisCommand(c, "INFO server");
     if (r && r->type == REDIS_REPLY_STRING) {
         const char *v = strstr(r->str, "redis_version:");
@@ -120,13 +112,9 @@ out:
 
 void check_redis(ds_job *job)
 {
-    const char *address = ds_str(job, "address");
     ds_hostport nodes[REDIS_MAX_NODES];
-    int n = address ? ds_parse_hostports(address, REDIS_DEFAULT_PORT, nodes, REDIS_MAX_NODES) : -1;
-    if (n < 0) {
-        ds_fail(job, DS_E_CONFIG, "address must be a list of ip:port (at most %d)", REDIS_MAX_NODES);
-        return;
-    }
+    int n = ds_hostports_of(job, "address", REDIS_DEFAULT_PORT, nodes, REDIS_MAX_NODES);
+    if (n < 0) return;
     char version[32] = "?";
     int ok = 1;
     for (int i = 0; i < n && ok; i++) ok = check_node(job, nodes[i].host, nodes[i].port, version, sizeof version) == 0;

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cJSON.h>
 
@@ -115,6 +116,8 @@ typedef struct ds_addrs {
 long ds_remaining_ms(const ds_job *job);
 /* Whole seconds left, at least 1, for libraries whose timeouts are in seconds. */
 unsigned ds_remaining_s(const ds_job *job);
+/* Time left as a struct timeval (at least 1 ms), for libraries that take one. */
+struct timeval ds_remaining_tv(const ds_job *job);
 /* Records a failure: detail = "<words for code>: <fmt...>". The first failure recorded wins. */
 void ds_fail(ds_job *job, ds_code code, const char *fmt, ...) ROMA_PRINTF(3, 4);
 /* Records success with an optional note (fmt may be NULL). */
@@ -140,6 +143,9 @@ typedef struct ds_hostport {
 } ds_hostport;
 int ds_parse_hostports(const char *list, int dflt_port, ds_hostport *out, int max);
 void ds_hostports_free(ds_hostport *hp, int n);
+/* ds_parse_hostports of content[key]; on a missing or malformed list records a configuration failure
+ * naming key and returns -1. */
+int ds_hostports_of(ds_job *job, const char *key, int dflt_port, ds_hostport *out, int max);
 /* Parses a URL "scheme://[user[:pw]@]host[:port][/path][?query]" (JDBC "jdbc:mysql://..." accepted):
  * copies scheme (without "jdbc:"), host and the first path segment (database). port = dflt when
  * absent. 0 or -1 when malformed. */

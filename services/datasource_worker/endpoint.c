@@ -179,6 +179,14 @@ int ds_parse_hostports(const char *list, int dflt_port, ds_hostport *out, int ma
     return n > 0 ? n : -1;
 }
 
+int ds_hostports_of(ds_job *job, const char *key, int dflt_port, ds_hostport *out, int max)
+{
+    const char *list = ds_str(job, key);
+    int n = list ? ds_parse_hostports(list, dflt_port, out, max) : -1;
+    if (n < 0) ds_fail(job, DS_E_CONFIG, "%s must be a list of host:port (at most %d)", key, max);
+    return n;
+}
+
 int ds_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, size_t host_len, int *port,
                  int dflt_port, char *db, size_t db_len)
 {

@@ -67,6 +67,14 @@ unsigned ds_remaining_s(const ds_job *job)
     return s ? s : 1;
 }
 
+struct timeval ds_remaining_tv(const ds_job *job)
+{
+    long ms = ds_remaining_ms(job);
+    if (ms < 1) ms = 1;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
 void ds_fail(ds_job *job, ds_code code, const char *fmt, ...)
 {
     if (job->code != DS_OK || job->detail[0]) return; /* first failure wins: it is the cause */
