@@ -897,6 +897,27 @@ def test_worker_clean_sigterm(make_stack_module):
     assert '"event":"worker.stopped"' in w.log_text()
 
 
+def test_worker_check_and_help_config(stack):
+    """--check (the compose health probe) answers 0 when the broker backend is reachable, 1 otherwise;
+    --help-config documents the worker's settings."""
+    import subprocess
+    from conftest import BIN
+    binary = os.path.join(BIN, "roma-datasource-worker")
+    ok = subprocess.run([binary, "--check"], env=stack.env, capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and ok.stdout.strip() == "ok", ok.stderr
+    bad = subprocess.run([binary, "--check"], env=dict(stack.env, ROMA_BROKER_BACKEND="tcp://127.0.0.1:1"),
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and "connection refused" in bad.stderr
+    cidr = subprocess.run([binary, "--check"], env=dict(stack.env, ROMA_DS_DENY_CIDRS="10.0.0.0/33"),
+                          capture_output=True, text=True, timeout=30)
+    assert cidr.returncode == 2 and "invalid CIDR" in cidr.stderr
+    h = subprocess.run([binary, "--help-config"], capture_output=True, text=True, timeout=30)
+    for var in ("ROMA_DS_CHECK_TIMEOUT_MS", "ROMA_DS_CONCURRENCY", "ROMA_DS_ALLOW_CIDRS", "ROMA_DS_DENY_CIDRS",
+                "ROMA_SECRET_KEY", "ROMA_BROKER_BACKEND"):
+        assert f"`{var}`" in h.stdout
+    assert "169.254.0.0/16,fd00:ec2::254/128" in h.stdout
+
+
 # ---------------------------------------------------------------------------------------------------------
 # logs: no secret ever written
 
