@@ -173,13 +173,14 @@ DECLARE
     taken integer := 0;
     bytes bigint := 0;
     l record;
-    c record;
     m record;
+    cur bigint;
+    part_ integer;
     last_off bigint;
     full_ boolean := false;
     nparts integer;
     start_ integer;
-    visited integer := 0;
+    skipped integer := 0;
 BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
     -- 1. redeliveries
@@ -224,24 +225,30 @@ BEGIN
         RETURN;
     END IF;
     start_ := floor(random() * nparts)::integer;
-    FOR c IN SELECT g.partition, g.next_offset FROM mqs_group_cursors g
-              WHERE g.topic_id = p_topic AND g.grp = p_grp
-              ORDER BY (g.partition + nparts - start_) % nparts
-              FOR UPDATE SKIP LOCKED LOOP
-        visited := visited + 1;
+    -- One cursor row locked at a time (a FOR loop over a FOR UPDATE query would lock every row of its
+    -- first fetched batch, i.e. all partitions, and starve the group's other consumers).
+    FOR k IN 0 .. nparts - 1 LOOP
+        part_ := (start_ + k) % nparts;
+        SELECT g.next_offset INTO cur FROM mqs_group_cursors g
+         WHERE g.topic_id = p_topic AND g.grp = p_grp AND g.partition = part_
+           FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
         last_off := NULL;
         FOR m IN SELECT mm."offset", mm.ts, mm.msg_id, mm.content FROM mqs_messages mm
-                  WHERE mm.topic_id = p_topic AND mm.partition = c.partition AND mm."offset" >= c.next_offset
+                  WHERE mm.topic_id = p_topic AND mm.partition = part_ AND mm."offset" >= cur
                   ORDER BY mm."offset" LIMIT (p_max - taken) LOOP
             IF taken > 0 AND bytes + octet_length(m.content) > p_max_bytes THEN
                 full_ := true;
                 EXIT;
             END IF;
             INSERT INTO mqs_leases (topic_id, grp, partition, "offset", gen, lease_until)
-            VALUES (p_topic, p_grp, c.partition, m."offset", 1, now_ms + p_lease_ms)
+            VALUES (p_topic, p_grp, part_, m."offset", 1, now_ms + p_lease_ms)
             ON CONFLICT ON CONSTRAINT mqs_leases_pkey DO UPDATE
                SET gen = mqs_leases.gen + 1, lease_until = EXCLUDED.lease_until;
-            partition := c.partition; "offset" := m."offset"; gen := 1;
+            partition := part_; "offset" := m."offset"; gen := 1;
             ts := m.ts; msg_id := m.msg_id; content := m.content;
             RETURN NEXT;
             last_off := m."offset";
@@ -250,14 +257,14 @@ BEGIN
         END LOOP;
         IF last_off IS NOT NULL THEN
             UPDATE mqs_group_cursors g SET next_offset = last_off + 1
-             WHERE g.topic_id = p_topic AND g.grp = p_grp AND g.partition = c.partition;
+             WHERE g.topic_id = p_topic AND g.grp = p_grp AND g.partition = part_;
         END IF;
         EXIT WHEN full_ OR taken >= p_max;
     END LOOP;
     -- Nothing delivered while other consumers of the group held some partitions: say so with a marker row
     -- (partition -1), so the caller retries at once instead of sleeping until a new message arrives.
-    IF taken = 0 AND visited < nparts THEN
-        partition := -1; "offset" := nparts - visited; gen := 0; ts := 0; msg_id := ''; content := NULL;
+    IF taken = 0 AND skipped > 0 THEN
+        partition := -1; "offset" := skipped; gen := 0; ts := 0; msg_id := ''; content := NULL;
         RETURN NEXT;
     END IF;
 END $$;
