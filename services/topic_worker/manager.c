@@ -899,9 +899,14 @@ static cJSON *msgs_to_json(const engine_msgs *ms, int full)
 }
 
 /* Replies {"messages": [...]} for a fetch, or {"messages": [...], "total": n} with every field for a query
- * (full). Frees got. */
-static void reply_msgs(roma_msg *reply, engine_msgs *got, int full)
+ * (full), or the engine's failure rc. Frees got. */
+static void reply_msgs(roma_msg *reply, int rc, engine_msgs *got, int full)
 {
+    if (rc) {
+        engine_msgs_free(got);
+        reply_sys(reply, rc);
+        return;
+    }
     int64_t total = got->total;
     cJSON *arr = msgs_to_json(got, full);
     engine_msgs_free(got);
@@ -968,11 +973,7 @@ static void cmd_consume(manager *m, const roma_msg *req, roma_msg *reply)
         int slice = (int)(left < m->poll_slice_ms ? left : m->poll_slice_ms);
         (void)m->engine->ops->wait(m->engine, t.id, token, slice, m->stop);
     }
-    if (rc) {
-        reply_sys(reply, rc);
-        return;
-    }
-    reply_msgs(reply, &got, 0);
+    reply_msgs(reply, rc, &got, 0);
 }
 
 static void cmd_ack(manager *m, const roma_msg *req, roma_msg *reply)
@@ -1038,11 +1039,7 @@ static void cmd_query(manager *m, const roma_msg *req, roma_msg *reply)
     q.asc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "asc"));
     engine_msgs got = {0};
     int rc = m->engine->ops->query(m->engine, &t, &q, &got, req->rid);
-    if (rc) {
-        reply_sys(reply, rc);
-        return;
-    }
-    reply_msgs(reply, &got, 1);
+    reply_msgs(reply, rc, &got, 1);
 }
 
 static void cmd_resend(manager *m, const roma_msg *req, roma_msg *reply)
