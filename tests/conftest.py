@@ -99,6 +99,17 @@ class Proc:
 
 _db_counter = itertools.count(1)
 
+SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:")
+
+
+def _has_sanitizer_report(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return False
+    return any(m in data for m in SANITIZER_MARKERS)
+
 
 class Stack:
     def __init__(self, pg_url, workers=None, extra_env=None, name=None):
@@ -183,6 +194,10 @@ class Stack:
             codes[key] = p.stop()
         return codes
 
+    def sanitizer_reports(self):
+        """Names of this stack's processes whose log holds an ASan/UBSan/LSan report."""
+        return [k for k, p in self.procs.items() if _has_sanitizer_report(p.log_path)]
+
     # ---- clients ----
     def client(self, **kw):
         if not kw:
@@ -219,6 +234,8 @@ def stack(pg):
     s = Stack(pg, name="shared")
     yield s
     s.stop()
+    # a sanitizer report anywhere in the shared stack fails the session (shown as a teardown error)
+    assert not s.sanitizer_reports(), f"sanitizer reports in {s.sanitizer_reports()} (logs under {VAR}/logs)"
 
 
 @pytest.fixture
@@ -234,3 +251,5 @@ def make_stack(pg):
     yield make
     for s in made:
         s.stop()
+    bad = [k for s in made for k in s.sanitizer_reports()]
+    assert not bad, f"sanitizer reports in {bad} (logs under {VAR}/logs)"

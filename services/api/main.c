@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "config.h"
 #include "crypto.h"
+#include "ds_api.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
         if (argc > 1 && !strcmp(argv[1], "--help-config")) {
             printf("\n");
             sweeper_config_print();
+            printf("\n");
+            ds_config_print();
         }
         return 0;
     }

@@ -119,6 +119,9 @@ static void issue_token(req *r)
         iam_error(r, 400, "The request body must carry auth.identity.password.user.name and password.");
         return;
     }
+    /* name points into body, which every path below frees early: keep a copy */
+    char user_name[65];
+    snprintf(user_name, sizeof user_name, "%s", name);
     PGconn *db = req_db_or_reply(r);
     if (!db) {
         cJSON_Delete(body);
@@ -140,7 +143,7 @@ static void issue_token(req *r)
     if (PQntuples(res) != 1 || !crypto_password_verify(password, PQgetvalue(res, 0, 2))) {
         PQclear(res);
         cJSON_Delete(body);
-        log_info(r->rid, "auth.password_denied", "token request for user %.64s refused", name);
+        log_info(r->rid, "auth.password_denied", "token request for user %.64s refused", user_name);
         iam_error(r, 401, "The username or password is wrong.");
         return;
     }
@@ -197,7 +200,7 @@ static void issue_token(req *r)
     cJSON *uo = cJSON_AddObjectToObject(t, "user");
     if (uo) {
         cJSON_AddStringToObject(uo, "id", user_id);
-        cJSON_AddStringToObject(uo, "name", name);
+        cJSON_AddStringToObject(uo, "name", user_name);
     }
     reply_add_header(r, "X-Subject-Token", token);
     log_info(r->rid, "auth.token_issued", "user %s of project %s", user_id, project_id);
