@@ -45,6 +45,12 @@ BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/$(BIN_$(s)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Test helper programs tests/helpers/*.c (real processes driven by the pytest suites), linked like unit tests;
+# a "// LINK_EXTRA: path.c ..." line in a helper also links those service sources' objects.
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+HELPER_EXTRA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(shell sed -n 's#^// LINK_EXTRA:##p' $(HELPER_SRC) /dev/null)))
+
 .PHONY: all release asan fuzz run test bench clean deps check-compose
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 release: ; $(MAKE) MODE=release all
@@ -72,11 +78,6 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< $(LIBCOMMON) $(PKG_LIBS)
 
-# Test helper programs tests/helpers/*.c (real processes driven by the pytest suites), linked like unit tests;
-# a "// LINK_EXTRA: path.c ..." line in a helper also links those service sources' objects.
-HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
-HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
-HELPER_EXTRA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(shell sed -n 's#^// LINK_EXTRA:##p' $(HELPER_SRC) /dev/null)))
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBCOMMON) $(HELPER_EXTRA_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/api $(LDFLAGS_MODE) -MMD -MP -o $@ $< $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's#^// LINK_EXTRA:##p' $<)) $(LIBCOMMON) $(PKG_LIBS)
@@ -86,7 +87,7 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBCOMMON) $(HELPER_EXTRA_OBJ)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 fuzz: $(FUZZ_BINS)
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard services/api/*.c services/api/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers -I. -Icommon -Iproto -Iservices/api $(PKG_CFLAGS) \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(shell sed -n 's#^// FUZZ_EXTRA:##p' $<) $(PKG_LIBS)

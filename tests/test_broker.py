@@ -167,7 +167,7 @@ def _check_sanitizers(name, text):
 def cluster():
     for b in (BROKER, ECHO_WORKER, BUS_CLI, RAW_PEER):
         if not os.access(b, os.X_OK):
-            pytest.skip("%s not built (make MODE=... all)" % b)
+            pytest.fail("%s not built (make MODE=... all)" % b)
     c = Cluster()
     yield c
     c.teardown()
