@@ -158,12 +158,19 @@ def test_other_instance_app_cannot_see_topic(stack, cli, app, topic):
     inst2 = stack.admin("instance-create", "--project", stack.project_id, "--name", uniq("inst"), check=False).strip()
     if not inst2:
         pytest.skip("roma-admin has no instance-create")
-    r = cli.post(f"/v2/{stack.project_id}/instances/{inst2}/apps", json={"name": uniq("app")})
+    # the same app key in the other instance: the secret decides which app (and instance) is meant
+    r = cli.post(f"/v2/{stack.project_id}/instances/{inst2}/apps", json={"name": uniq("app"), "key": app.key})
     assert r.status_code == 201, r.text
     a2 = r.json()
     sec = cli.get(f"/v2/{stack.project_id}/instances/{inst2}/apps/{a2['id']}/secret").json()["secret"]
-    d2 = DataClient(stack, type(app)(a2["id"], a2["name"], a2["key"], sec))
-    assert_mqs_err(d2.produce(topic, [{"content": "x", "id": "1"}]), 404, "MQS.00404001")
+    assert sec != app.secret
+    for mode in ("hmac", "basic"):
+        d2 = DataClient(stack, type(app)(a2["id"], a2["name"], a2["key"], sec), mode)
+        assert_mqs_err(d2.produce(topic, [{"content": "x", "id": "1"}]), 404, "MQS.00404001")
+        assert DataClient(stack, app, mode).produce(topic, [{"content": "x", "id": "1"}]).status_code == 200
+    # X-Instance-Id narrows the search to one instance
+    r = DataClient(stack, app).produce(topic, [{"content": "x", "id": "1"}], headers={"X-Instance-Id": inst2})
+    assert_mqs_err(r, 401, "MQS.00401001")
 
 
 # ---- bad input ----
