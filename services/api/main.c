@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "mqs_config.h"
 #include "router.h"
 #include "sweeper.h"
 #include "util.h"
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
             sweeper_config_print();
             printf("\n");
             ds_config_print();
+            printf("\n");
+            mqs_config_print();
         }
         return 0;
     }
@@ -82,7 +85,7 @@ int main(int argc, char **argv)
     }
     log_init("api", ctx.cfg.log_level);
     g_api = &ctx;
-    if (sweeper_config_load(err, sizeof err) != 0) {
+    if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0) {
         log_error(NULL, "config.invalid", "%s", err);
         return 2;
     }
