@@ -117,23 +117,62 @@ static int auth_token(req *r, const char *token)
     return 0;
 }
 
-static int auth_signature(req *r, const char *authorization)
+int auth_parse_signature(req *r, const char *authorization, sign_auth *a, const char **why)
 {
-    sign_auth a;
-    if (sign_parse_authorization(authorization, &a) != 0) {
-        reply_401(r, "ROMA.1002", "The Authorization header is malformed.");
+    if (sign_parse_authorization(authorization, a) != 0) {
+        *why = "The Authorization header is malformed.";
         return ROMA_EDENIED;
     }
     const char *date = req_header(r, "X-Sdk-Date");
     long long date_ms;
     if (!date || sign_parse_sdk_date(date, &date_ms) != 0) {
-        reply_401(r, "ROMA.1002", "The X-Sdk-Date header is missing or malformed.");
+        *why = "The X-Sdk-Date header is missing or malformed.";
         return ROMA_EDENIED;
     }
     long long skew = date_ms - util_now_ms();
     if (skew < 0) skew = -skew;
     if (skew > g_api->cfg.clock_skew_s * 1000LL) {
-        reply_401(r, "ROMA.1002", "The X-Sdk-Date header is too far from the server time.");
+        *why = "The X-Sdk-Date header is too far from the server time.";
+        return ROMA_EDENIED;
+    }
+    return 0;
+}
+
+int auth_check_signature(req *r, const sign_auth *a, const char *sk, const char **why)
+{
+    sign_header hdrs[64];
+    size_t nh = 0;
+    for (int i = 0; i < r->ri->num_headers && nh < 64; i++)
+        hdrs[nh++] = (sign_header){r->ri->http_headers[i].name, r->ri->http_headers[i].value};
+    char body_hash[65];
+    const char *unsigned_payload = req_header(r, "X-Sdk-Content-Sha256");
+    if (unsigned_payload && !strcmp(unsigned_payload, "UNSIGNED-PAYLOAD"))
+        snprintf(body_hash, sizeof body_hash, "UNSIGNED-PAYLOAD");
+    else
+        crypto_sha256_hex(r->body, r->body_len, body_hash);
+    char *creq = sign_canonical_request(r->method, r->path, r->query ? r->query : "", hdrs, nh, a->signed_headers,
+                                        body_hash);
+    if (!creq) {
+        *why = "A header named in SignedHeaders is missing from the request.";
+        return ROMA_EINVAL;
+    }
+    char sig[65];
+    /* X-Sdk-Date was checked by auth_parse_signature */
+    sign_compute(creq, req_header(r, "X-Sdk-Date"), sk, sig);
+    free(creq);
+    if (!crypto_streq_ct(sig, a->signature)) {
+        *why = "The request signature does not match.";
+        return ROMA_EDENIED;
+    }
+    return 0;
+}
+
+static int auth_signature(req *r, const char *authorization)
+{
+    sign_auth a;
+    const char *why;
+    if (auth_parse_signature(r, authorization, &a, &why) != 0) {
+        reply_401(r, "ROMA.1002", why);
         return ROMA_EDENIED;
     }
 
@@ -155,33 +194,10 @@ static int auth_signature(req *r, const char *authorization)
         reply_internal(r, "cannot unseal secret key (wrong ROMA_SECRET_KEY?)");
         return ROMA_EIO;
     }
-
-    sign_header hdrs[64];
-    size_t nh = 0;
-    for (int i = 0; i < r->ri->num_headers && nh < 64; i++) {
-        hdrs[nh].name = r->ri->http_headers[i].name;
-        hdrs[nh].value = r->ri->http_headers[i].value;
-        nh++;
-    }
-    char body_hash[65];
-    const char *unsigned_payload = req_header(r, "X-Sdk-Content-Sha256");
-    if (unsigned_payload && !strcmp(unsigned_payload, "UNSIGNED-PAYLOAD"))
-        snprintf(body_hash, sizeof body_hash, "UNSIGNED-PAYLOAD");
-    else
-        crypto_sha256_hex(r->body, r->body_len, body_hash);
-    char *creq = sign_canonical_request(r->method, r->path, r->query ? r->query : "", hdrs, nh,
-                                        a.signed_headers, body_hash);
-    if (!creq) {
-        crypto_free_secret(sk);
-        reply_401(r, "ROMA.1002", "A header named in SignedHeaders is missing from the request.");
-        return ROMA_EDENIED;
-    }
-    char sig[65];
-    sign_compute(creq, date, sk, sig);
-    free(creq);
+    rc = auth_check_signature(r, &a, sk, &why);
     crypto_free_secret(sk);
-    if (!crypto_streq_ct(sig, a.signature)) {
-        reply_401(r, "ROMA.1002", "The request signature does not match.");
+    if (rc != 0) {
+        reply_401(r, "ROMA.1002", why);
         return ROMA_EDENIED;
     }
     set_identity(r, f[0], f[1], f[2]);

@@ -4,12 +4,22 @@
 #define ROMA_API_AUTH_H
 
 #include "http.h"
+#include "sign.h"
 
 int auth_init(void) ROMA_MUST_USE;
 void auth_shutdown(void);
 /* On success fills r->project_id, r->user_id, r->user_name and returns 0; otherwise replies 401
  * (or 503 when the database is down) and returns a negative code. */
 int auth_request_or_reply(req *r) ROMA_MUST_USE;
+/* SDK-HMAC-SHA256 verification in two steps, shared by the AK/SK and the MQS app-key authentication;
+ * neither replies (each caller answers with its own error body), both set *why to the reason text.
+ * Step 1, before any credential lookup: parses the Authorization header into *a and checks that
+ * X-Sdk-Date is well-formed and within ROMA_SIGN_MAX_SKEW_S of the clock. 0 or ROMA_EDENIED. */
+int auth_parse_signature(req *r, const char *authorization, sign_auth *a, const char **why) ROMA_MUST_USE;
+/* Step 2, per candidate secret key sk: recomputes the request's signature and compares it in constant
+ * time. 0; ROMA_EDENIED when it does not match; ROMA_EINVAL when a header named in SignedHeaders is
+ * missing (no other key can match either). */
+int auth_check_signature(req *r, const sign_auth *a, const char *sk, const char **why) ROMA_MUST_USE;
 /* {instance_id} of the path exists under r->project_id; otherwise replies the documented not-found. */
 int auth_instance_or_reply(req *r, const char *instance_id) ROMA_MUST_USE;
 

@@ -10,13 +10,13 @@
 #include "auth.h"
 #include "bus.h"
 #include "config.h"
-#include "crypto.h"
 #include "ds_api.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "mqs_config.h"
 #include "router.h"
+#include "service.h"
 #include "sweeper.h"
 #include "util.h"
 
@@ -42,11 +42,6 @@ static const cfg_entry config_table[] = {
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
 
 static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* civetweb thread exit: close the thread's bus socket (sockets belong to their thread) */
 static void on_exit_thread(const struct mg_context *mgctx, int thread_type, void *thread_pointer)
@@ -77,23 +72,15 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    char err[512];
-    if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
-        log_init("api", "info");
-        log_error(NULL, "config.invalid", "%s", err);
-        return 2;
-    }
-    log_init("api", ctx.cfg.log_level);
+    if (service_load_config("api", config_table, CONFIG_N, &ctx.cfg.log_level, "config.invalid") != 0) return 2;
     g_api = &ctx;
+    char err[512];
     if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0) {
         log_error(NULL, "config.invalid", "%s", err);
         return 2;
     }
 
-    if (crypto_init(ctx.cfg.secret_key, ctx.cfg.secret_key_file, 0, err, sizeof err) != 0) {
-        log_error(NULL, "config.secret_key", "%s", err);
-        return 2;
-    }
+    if (service_init_secret_key(ctx.cfg.secret_key, ctx.cfg.secret_key_file) != 0) return 2;
     if (ctx.cfg.migrate_on_start) {
         PGconn *c = NULL;
         /* the database may still be starting (compose, make run): retry for up to 30 s */
@@ -123,12 +110,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    service_install_signals(&stop_requested);
 
     char ports[300], threads[16];
     snprintf(ports, sizeof ports, "%s:%ld", ctx.cfg.listen, ctx.cfg.port);

@@ -9,11 +9,11 @@
 
 #include "cache.h"
 #include "crypto.h"
+#include "auth.h"
 #include "log.h"
 #include "mqs_config.h"
 #include "services/topic_worker/topic_cmd.h"
 #include "sign.h"
-#include "util.h"
 
 #define CANDIDATES_MAX 4   /* apps sharing one key across instances that we try */
 #define KEY_MAX 200        /* app keys are 3-200 characters */
@@ -142,39 +142,11 @@ static int auth_basic(req *r, const char *b64, mqs_app *app)
 
 /* ---- SDK-HMAC-SHA256 with the app key/secret ---- */
 
-/* The signature this request should carry if signed with sk. 0, or ROMA_EINVAL when a signed header is
- * missing from the request. */
-static int expected_signature(req *r, const sign_auth *a, const char *date, const char *sk, char out[65])
-{
-    sign_header hdrs[64];
-    size_t nh = 0;
-    for (int i = 0; i < r->ri->num_headers && nh < 64; i++)
-        hdrs[nh++] = (sign_header){r->ri->http_headers[i].name, r->ri->http_headers[i].value};
-    const char *unsigned_payload = req_header(r, "X-Sdk-Content-Sha256");
-    char body_hash[65];
-    if (unsigned_payload && !strcmp(unsigned_payload, "UNSIGNED-PAYLOAD"))
-        snprintf(body_hash, sizeof body_hash, "UNSIGNED-PAYLOAD");
-    else
-        crypto_sha256_hex(r->body, r->body_len, body_hash);
-    char *creq = sign_canonical_request(r->method, r->path, r->query ? r->query : "", hdrs, nh, a->signed_headers,
-                                        body_hash);
-    if (!creq) return ROMA_EINVAL;
-    sign_compute(creq, date, sk, out);
-    free(creq);
-    return 0;
-}
-
 static int auth_hmac(req *r, const char *authz, mqs_app *app)
 {
     sign_auth a;
-    if (sign_parse_authorization(authz, &a) != 0) return deny(r, "The Authorization header is malformed.");
-    const char *date = req_header(r, "X-Sdk-Date");
-    long long date_ms;
-    if (!date || sign_parse_sdk_date(date, &date_ms) != 0)
-        return deny(r, "The X-Sdk-Date header is missing or malformed.");
-    long long skew = date_ms - util_now_ms();
-    if (skew < -g_api->cfg.clock_skew_s * 1000LL || skew > g_api->cfg.clock_skew_s * 1000LL)
-        return deny(r, "The X-Sdk-Date header is too far from the server time.");
+    const char *why;
+    if (auth_parse_signature(r, authz, &a, &why) != 0) return deny(r, why);
     if (strlen(a.access) > KEY_MAX) return deny(r, "The app key is unknown.");
     candidate c[CANDIDATES_MAX];
     int nc = load_candidates(r, a.access, c);
@@ -186,11 +158,10 @@ static int auth_hmac(req *r, const char *authz, mqs_app *app)
             log_error(r->rid, "mqs.auth_unseal", "cannot unseal the secret of app %s (wrong ROMA_SECRET_KEY?)", c[i].id);
             continue;
         }
-        char sig[65];
-        int rc = expected_signature(r, &a, date, sk, sig);
+        int rc = auth_check_signature(r, &a, sk, &why);
         crypto_free_secret(sk);
-        if (rc) return deny(r, "A header named in SignedHeaders is missing from the request.");
-        if (crypto_streq_ct(sig, a.signature)) {
+        if (rc == ROMA_EINVAL) return deny(r, why); /* a missing signed header fails every key alike */
+        if (rc == 0) {
             accept_app(r, &c[i], app, "hmac");
             return 0;
         }

@@ -13,10 +13,10 @@
 
 #include "asset_job.h"
 #include "config.h"
-#include "crypto.h"
 #include "db.h"
 #include "job.h"
 #include "log.h"
+#include "service.h"
 #include "worker.h"
 
 worker_cfg g_wcfg;
@@ -40,12 +40,6 @@ static const cfg_entry config_table[] = {
 
 /* one connection per executor thread: handlers on a thread run serially, so no locking is needed */
 static PGconn *thread_db[ROMA_WORKER_MAX_CONCURRENCY];
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void thread_init(void *arg, int index)
 {
@@ -118,36 +112,15 @@ static void handle(void *arg, const roma_msg *req, roma_msg *reply)
     reply->status = rc == JOB_FENCED ? 0 : rc;
 }
 
-/* --check: one connection, one query on the ledger. */
-static int check_health(void)
-{
-    char err[256];
-    PGconn *db = db_connect(g_wcfg.database_url, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "roma-asset-worker: database unreachable: %s\n", err);
-        return 1;
-    }
-    PGresult *res = db_exec(db, "SELECT count(*) FROM asset_jobs WHERE false", 0, NULL);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok) fprintf(stderr, "roma-asset-worker: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    PQfinish(db);
-    if (ok) printf("ok\n");
-    return ok ? 0 : 1;
-}
-
 int main(int argc, char **argv)
 {
     if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
-    char err[512];
-    if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
-        log_init("asset-worker", "info");
-        log_error(NULL, "config.invalid", "%s", err);
+    if (service_load_config("asset-worker", config_table, CONFIG_N, &g_wcfg.log_level, "config.invalid") != 0)
         return 2;
-    }
-    log_init("asset-worker", g_wcfg.log_level);
     if (argc > 1 && !strcmp(argv[1], "--check")) {
-        int rc = check_health();
+        /* one connection, one query on the ledger */
+        int rc = service_check_db("roma-asset-worker", g_wcfg.database_url,
+                                  "SELECT count(*) FROM asset_jobs WHERE false");
         cfg_free(config_table, CONFIG_N);
         return rc;
     }
@@ -158,18 +131,11 @@ int main(int argc, char **argv)
     }
     if (g_wcfg.test_delay_ms > 0)
         log_warn(NULL, "config.test_delay", "ROMA_ASSET_TEST_DELAY_MS=%ld: test-only slowdown active", g_wcfg.test_delay_ms);
-    if (crypto_init(g_wcfg.secret_key, g_wcfg.secret_key_file, 0, err, sizeof err) != 0) {
-        log_error(NULL, "config.secret_key", "%s", err);
+    if (service_init_secret_key(g_wcfg.secret_key, g_wcfg.secret_key_file) != 0) {
         cfg_free(config_table, CONFIG_N);
         return 2;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    service_install_signals(&g_stop);
 
     int rc = 1;
     roma_worker *w = roma_worker_new(g_wcfg.backend, ASSET_JOB_KIND, (int)g_wcfg.concurrency);

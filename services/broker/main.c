@@ -10,6 +10,7 @@
 #include "client.h"
 #include "config.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 #include "wire.h"
 
@@ -39,12 +40,6 @@ static const cfg_entry s_config[] = {
 #define CONFIG_N (sizeof s_config / sizeof s_config[0])
 
 static volatile sig_atomic_t s_stop;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
 
 /* `roma-broker --ping [ENDPOINT]`: exit 0 when the broker answers PONG within PING_TIMEOUT_MS
  * (the docker-compose healthcheck). ENDPOINT defaults to $ROMA_BROKER_FRONTEND, then the default. */
@@ -79,21 +74,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: roma-broker [--help-config | --version | --ping [ENDPOINT]]\n");
         return 2;
     }
-    char err[256];
-    if (cfg_load(s_config, CONFIG_N, err, sizeof err) != 0) {
-        log_init("broker", NULL);
-        log_error(NULL, "broker.config", "%s", err);
-        return 2;
-    }
-    log_init("broker", cfg_log_level);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR and the loop sees s_stop */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (service_load_config("broker", s_config, CONFIG_N, &cfg_log_level, "broker.config") != 0) return 2;
+    service_install_signals(&s_stop); /* no SA_RESTART: zmq_poll returns EINTR and the loop sees s_stop */
 
     broker_config bc = {
         .frontend = cfg_frontend,

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "crypto.h"
 #include "dispatch.h"
 #include "ds_job.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 #include "worker.h"
 
@@ -56,12 +56,6 @@ static const cfg_entry config_table[] = {
 
 static volatile sig_atomic_t stop_requested;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 /* --check: can we reach the broker backend's TCP port? 0 yes. */
 static int probe_backend(const char *endpoint)
 {
@@ -90,22 +84,12 @@ static int probe_backend(const char *endpoint)
 int main(int argc, char **argv)
 {
     /* first: a SIGTERM arriving while the libraries initialise must still mean a clean stop */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    service_install_signals(&stop_requested);
 
     int check_only = argc > 1 && !strcmp(argv[1], "--check");
     if (!check_only && cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
-    char err[512];
-    if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
-        log_init("datasource-worker", "info");
-        log_error(NULL, "config.invalid", "%s", err);
+    if (service_load_config("datasource-worker", config_table, CONFIG_N, &cfg.log_level, "config.invalid") != 0)
         return 2;
-    }
-    log_init("datasource-worker", cfg.log_level);
     if (cfg.check_timeout_ms > DS_CHECK_TIMEOUT_CAP_MS) {
         log_warn(NULL, "config.capped", "ROMA_DS_CHECK_TIMEOUT_MS=%ld capped at %d", cfg.check_timeout_ms,
                  DS_CHECK_TIMEOUT_CAP_MS);
@@ -114,8 +98,8 @@ int main(int argc, char **argv)
     int rc = 1;
     roma_worker *w = NULL;
     int libs = 0;
-    if (crypto_init(cfg.secret_key, cfg.secret_key_file, 0, err, sizeof err) != 0) {
-        log_error(NULL, "config.secret_key", "%s", err);
+    char err[512];
+    if (service_init_secret_key(cfg.secret_key, cfg.secret_key_file) != 0) {
         rc = 2;
         goto out;
     }

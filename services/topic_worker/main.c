@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "service.h"
 #include "retention.h"
 #include "topic_cmd.h"
 #include "util.h"
@@ -55,30 +56,6 @@ static const cfg_entry config_table[] = {
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
 
 static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-/* --check: one connection, one query on the topic table. */
-static int check_health(void)
-{
-    char err[256];
-    PGconn *db = db_connect(cfg.database_url, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "roma-topic-worker: database unreachable: %s\n", err);
-        return 1;
-    }
-    PGresult *res = db_exec(db, "SELECT count(*) FROM mqs_topics WHERE false", 0, NULL);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok) fprintf(stderr, "roma-topic-worker: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    PQfinish(db);
-    if (ok) printf("ok\n");
-    return ok ? 0 : 1;
-}
 
 typedef struct fetch_thread {
     roma_worker *w;
@@ -148,15 +125,10 @@ out:
 int main(int argc, char **argv)
 {
     if (cfg_handle_args(argc, argv, config_table, CONFIG_N)) return 0;
-    char err[512];
-    if (cfg_load(config_table, CONFIG_N, err, sizeof err) != 0) {
-        log_init("topic-worker", "info");
-        log_error(NULL, "config.invalid", "%s", err);
-        return 2;
-    }
-    log_init("topic-worker", cfg.log_level);
+    if (service_load_config("topic-worker", config_table, CONFIG_N, &cfg.log_level, "config.invalid") != 0) return 2;
     if (argc > 1 && !strcmp(argv[1], "--check")) {
-        int rc = check_health();
+        /* one connection, one query on the topic table */
+        int rc = service_check_db("roma-topic-worker", cfg.database_url, "SELECT count(*) FROM mqs_topics WHERE false");
         cfg_free(config_table, CONFIG_N);
         return rc;
     }
@@ -165,12 +137,7 @@ int main(int argc, char **argv)
         cfg_free(config_table, CONFIG_N);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    service_install_signals(&g_stop);
 
     int rc = serve();
     cfg_free(config_table, CONFIG_N);
