@@ -54,15 +54,18 @@ static int parse_candidates(char *v, candidate *c)
 }
 
 /* The apps holding this key (narrowed to X-Instance-Id when given). >= 0 candidates, or a negative code
- * after replying 503. */
-static int load_candidates(req *r, const char *key, candidate *c)
+ * after replying 503. *cached tells whether the list came from the cache (and may be stale: an app
+ * created with the same key since then is missing); fresh skips the cache. */
+static int load_candidates(req *r, const char *key, candidate *c, int fresh, int *cached)
 {
     pthread_once(&cache_once, cache_init);
     const char *inst = req_header(r, "X-Instance-Id");
     if (inst && strlen(inst) > 64) inst = NULL;
     char ck[KEY_MAX + 80], val[CANDIDATES_MAX * 700];
     snprintf(ck, sizeof ck, "mqsapp:%s|%s", inst ? inst : "", key);
-    if (!cred_cache || !ttl_cache_get(cred_cache, ck, val, sizeof val)) {
+    *cached = 1;
+    if (fresh || !cred_cache || !ttl_cache_get(cred_cache, ck, val, sizeof val)) {
+        *cached = 0;
         PGconn *db = req_db_or_reply(r);
         if (!db) return ROMA_EUNAVAIL;
         const char *p[] = {key, inst ? inst : ""};
@@ -121,19 +124,23 @@ static int auth_basic(req *r, const char *b64, mqs_app *app)
     *colon = '\0';
     const char *key = cred, *secret = colon + 1;
     candidate c[CANDIDATES_MAX];
-    int nc = load_candidates(r, key, c);
-    int rc = nc < 0 ? nc : ROMA_EDENIED;
-    for (int i = 0; i < nc && rc == ROMA_EDENIED; i++) {
-        char *plain = crypto_open(c[i].sealed);
-        if (!plain) {
-            log_error(r->rid, "mqs.auth_unseal", "cannot unseal the secret of app %s (wrong ROMA_SECRET_KEY?)", c[i].id);
-            continue;
+    int rc = ROMA_EDENIED, cached = 0;
+    /* a miss on a cached list is retried once from the database (the list may predate the app) */
+    for (int pass = 0; pass < 2 && rc == ROMA_EDENIED && (pass == 0 || cached); pass++) {
+        int nc = load_candidates(r, key, c, pass, &cached);
+        if (nc < 0) rc = nc;
+        for (int i = 0; i < nc && rc == ROMA_EDENIED; i++) {
+            char *plain = crypto_open(c[i].sealed);
+            if (!plain) {
+                log_error(r->rid, "mqs.auth_unseal", "cannot unseal the secret of app %s (wrong ROMA_SECRET_KEY?)", c[i].id);
+                continue;
+            }
+            if (crypto_streq_ct(plain, secret)) {
+                accept_app(r, &c[i], app, "basic");
+                rc = 0;
+            }
+            crypto_free_secret(plain);
         }
-        if (crypto_streq_ct(plain, secret)) {
-            accept_app(r, &c[i], app, "basic");
-            rc = 0;
-        }
-        crypto_free_secret(plain);
     }
     memset(cred, 0, sizeof cred);
     if (rc == ROMA_EDENIED) return deny(r, "The app key or secret is wrong.");
@@ -149,23 +156,27 @@ static int auth_hmac(req *r, const char *authz, mqs_app *app)
     if (auth_parse_signature(r, authz, &a, &why) != 0) return deny(r, why);
     if (strlen(a.access) > KEY_MAX) return deny(r, "The app key is unknown.");
     candidate c[CANDIDATES_MAX];
-    int nc = load_candidates(r, a.access, c);
-    if (nc < 0) return nc;
-    if (nc == 0) return deny(r, "The app key is unknown.");
-    for (int i = 0; i < nc; i++) {
-        char *sk = crypto_open(c[i].sealed);
-        if (!sk) {
-            log_error(r->rid, "mqs.auth_unseal", "cannot unseal the secret of app %s (wrong ROMA_SECRET_KEY?)", c[i].id);
-            continue;
-        }
-        int rc = auth_check_signature(r, &a, sk, &why);
-        crypto_free_secret(sk);
-        if (rc == ROMA_EINVAL) return deny(r, why); /* a missing signed header fails every key alike */
-        if (rc == 0) {
-            accept_app(r, &c[i], app, "hmac");
-            return 0;
+    int cached = 0, nc = 0;
+    /* a miss on a cached list is retried once from the database (the list may predate the app) */
+    for (int pass = 0; pass < 2 && (pass == 0 || cached); pass++) {
+        nc = load_candidates(r, a.access, c, pass, &cached);
+        if (nc < 0) return nc;
+        for (int i = 0; i < nc; i++) {
+            char *sk = crypto_open(c[i].sealed);
+            if (!sk) {
+                log_error(r->rid, "mqs.auth_unseal", "cannot unseal the secret of app %s (wrong ROMA_SECRET_KEY?)", c[i].id);
+                continue;
+            }
+            int rc = auth_check_signature(r, &a, sk, &why);
+            crypto_free_secret(sk);
+            if (rc == ROMA_EINVAL) return deny(r, why); /* a missing signed header fails every key alike */
+            if (rc == 0) {
+                accept_app(r, &c[i], app, "hmac");
+                return 0;
+            }
         }
     }
+    if (nc == 0) return deny(r, "The app key is unknown.");
     return deny(r, "The request signature does not match.");
 }
 
