@@ -169,8 +169,11 @@ def test_attempts_run_out(make_stack):
 
 def test_two_api_replicas_share_the_sweep(make_stack):
     from conftest import free_port
+    # small sweep batches: with the default of 100 one replica's sweep takes all 20 due jobs every round
+    # and, depending on the phase of the two timers, the other may never find one left to re-dispatch
     s = make_stack(workers={"asset": 0}, extra_env={"ROMA_JOB_DISPATCH_GRACE_MS": "200", "ROMA_JOB_RETRY_BASE_MS": "200",
-                                                     "ROMA_JOB_RETRY_MAX_MS": "400"})
+                                                     "ROMA_JOB_RETRY_MAX_MS": "400", "ROMA_SWEEP_BATCH": "3",
+                                                     "ROMA_SWEEP_INTERVAL_MS": "100"})
     other = s.start_api("api2", port=free_port())
     [app] = create_apps(s, 1)
     jobs = [submit(s, "export", [app["id"]]).json()["job_id"] for _ in range(20)]
