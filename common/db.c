@@ -162,6 +162,20 @@ int db_command(PGconn *conn, const char *sql, const char *rid)
     return ok ? 0 : ROMA_EIO;
 }
 
+int db_delete_one(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *rid)
+{
+    PGresult *res = db_exec(conn, sql, nparams, params);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = !strcmp(db_sqlstate(res), "23503") ? ROMA_ECONFLICT : ROMA_EIO;
+        if (rc == ROMA_EIO) (void)db_ok(res, PGRES_COMMAND_OK, rid);
+    } else if (atoi(PQcmdTuples(res)) != 1) {
+        rc = ROMA_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
 const char *db_sqlstate(const PGresult *res)
 {
     const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

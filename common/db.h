@@ -30,6 +30,11 @@ int db_ok(PGresult *res, ExecStatusType expect, const char *rid);
 /* Runs a statement expecting no rows back (BEGIN, COMMIT, ...). 0 or ROMA_EIO. */
 int db_command(PGconn *conn, const char *sql, const char *rid) ROMA_MUST_USE;
 
+/* Runs a DELETE (or UPDATE) of one row with text parameters. 0 when exactly one row was affected;
+ * ROMA_ENOTFOUND when none; ROMA_ECONFLICT when a foreign key of another table still references the
+ * row (SQLSTATE 23503); ROMA_EIO (logged) on any other error. */
+int db_delete_one(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *rid) ROMA_MUST_USE;
+
 /* SQLSTATE of a failed result ("23505" unique violation...), or "" */
 const char *db_sqlstate(const PGresult *res);
 

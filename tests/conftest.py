@@ -238,9 +238,8 @@ def stack(pg):
     assert not s.sanitizer_reports(), f"sanitizer reports in {s.sanitizer_reports()} (logs under {VAR}/logs)"
 
 
-@pytest.fixture
-def make_stack(pg):
-    """Factory for private stacks (fault tests); all are stopped at the end of the test."""
+def _stack_factory(pg):
+    """Yields a factory of private stacks; stops them all afterwards and fails on sanitizer reports."""
     made = []
 
     def make(**kw):
@@ -253,3 +252,15 @@ def make_stack(pg):
         s.stop()
     bad = [k for s in made for k in s.sanitizer_reports()]
     assert not bad, f"sanitizer reports in {bad} (logs under {VAR}/logs)"
+
+
+@pytest.fixture
+def make_stack(pg):
+    """Factory for private stacks (fault tests); all are stopped at the end of the test."""
+    yield from _stack_factory(pg)
+
+
+@pytest.fixture(scope="module")
+def make_stack_module(pg):
+    """The same, shared by the tests of one module (stopped at the end of the module)."""
+    yield from _stack_factory(pg)

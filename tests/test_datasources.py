@@ -787,21 +787,6 @@ def fast_stack(pg, make_stack_module):
                              extra_env={"ROMA_DS_CHECK_TIMEOUT_MS": "2000", "ROMA_DS_BUS_MARGIN_MS": "1000"})
 
 
-@pytest.fixture(scope="module")
-def make_stack_module(pg):
-    from conftest import Stack
-    made = []
-
-    def make(**kw):
-        s = Stack(pg, **kw)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.stop()
-
-
 def _app_on(stack):
     c = stack.client()
     r = c.post(stack.inst("/apps"), json={"name": uniq("fa")})

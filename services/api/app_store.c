@@ -189,16 +189,7 @@ int app_store_delete(PGconn *db, const char *instance_id, const char *app_id, co
 {
     if (!plausible_id(app_id)) return ROMA_ENOTFOUND;
     const char *p[] = {app_id, instance_id};
-    PGresult *res = db_exec(db, "DELETE FROM apps WHERE id = $1 AND instance_id = $2", 2, p);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = !strcmp(db_sqlstate(res), "23503") ? ROMA_ECONFLICT : ROMA_EIO;
-        if (rc == ROMA_EIO) (void)db_ok(res, PGRES_COMMAND_OK, rid);
-    } else if (atoi(PQcmdTuples(res)) != 1) {
-        rc = ROMA_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    return db_delete_one(db, "DELETE FROM apps WHERE id = $1 AND instance_id = $2", 2, p, rid);
 }
 
 /* ---- secret ------------------------------------------------------------------------------------------ */

@@ -104,17 +104,8 @@ int ds_store_delete(PGconn *db, const char *instance_id, const char *id, const c
 {
     if (!plausible_id(id)) return ROMA_ENOTFOUND;
     const char *p[] = {id, instance_id};
-    PGresult *res = db_exec(db, "DELETE FROM datasources WHERE id = $1 AND instance_id = $2", 2, p);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        /* 23503: a row of another module (an FDI task) still references the datasource */
-        rc = !strcmp(db_sqlstate(res), "23503") ? ROMA_ECONFLICT : ROMA_EIO;
-        if (rc == ROMA_EIO) (void)db_ok(res, PGRES_COMMAND_OK, rid);
-    } else if (atoi(PQcmdTuples(res)) != 1) {
-        rc = ROMA_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    /* ROMA_ECONFLICT: a row of another module (an FDI task) still references the datasource */
+    return db_delete_one(db, "DELETE FROM datasources WHERE id = $1 AND instance_id = $2", 2, p, rid);
 }
 
 /* Two static statements instead of splicing ASC/DESC into SQL text. */
