@@ -181,3 +181,12 @@ def test_nginx_conf_proxies_to_api():
     assert re.search(r"set \$\w+ http://api:8080;", text) and "proxy_pass $" in text
     assert "proxy_set_header Host $http_host;" in text  # signatures cover Host
     assert text.count("{") == text.count("}")
+
+
+def test_readme_config_tables_are_current():
+    """README.md's configuration tables are generated from the binaries' --help-config; a setting added
+    without regenerating them (scripts/gen-config-docs.sh) fails here."""
+    import subprocess
+    r = subprocess.run([os.path.join(ROOT, "scripts", "gen-config-docs.sh"), "--check"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
