@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +135,91 @@ void db_release(db_pool *p, PGconn *c)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* ---- prepared statements -------------------------------------------------------------------------------
+ * Parsing and planning each statement again is most of PostgreSQL's CPU for our one-row requests, so
+ * a statement run outside a transaction block is prepared once per connection (named after a 64-bit
+ * hash of its text) and then executed by name. Which (connection, statement) pairs are prepared is
+ * remembered in a fixed table; a stale entry (the connection was reset, or a new connection reuses a
+ * freed one's address) makes PostgreSQL answer 26000, and we prepare again and retry. That retry is
+ * only safe outside a transaction block (inside one, the error would abort the transaction), which is
+ * why statements inside transactions always take the plain PQexecParams path. */
+
+#define PREP_SLOTS 8192
+
+typedef struct prep_slot {
+    const PGconn *conn;
+    uint64_t hash;
+} prep_slot;
+
+static prep_slot prep_table[PREP_SLOTS];
+static pthread_mutex_t prep_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then mixed with the length */
+    size_t n = 0;
+    for (const char *p = sql; *p; p++, n++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ^ ((uint64_t)n << 48);
+}
+
+static size_t prep_index(const PGconn *conn, uint64_t hash)
+{
+    return (size_t)((hash ^ ((uint64_t)(uintptr_t)conn * 0x9e3779b97f4a7c15ULL)) % PREP_SLOTS);
+}
+
+/* 1 when (conn, hash) is believed prepared. */
+static int prep_known(const PGconn *conn, uint64_t hash)
+{
+    pthread_mutex_lock(&prep_mu);
+    prep_slot *s = &prep_table[prep_index(conn, hash)];
+    int known = s->conn == conn && s->hash == hash;
+    pthread_mutex_unlock(&prep_mu);
+    return known;
+}
+
+/* Records (conn, hash) as prepared; a colliding entry is simply replaced (it will be re-prepared). */
+static void prep_remember(const PGconn *conn, uint64_t hash)
+{
+    pthread_mutex_lock(&prep_mu);
+    prep_slot *s = &prep_table[prep_index(conn, hash)];
+    s->conn = conn;
+    s->hash = hash;
+    pthread_mutex_unlock(&prep_mu);
+}
+
+static PGresult *exec_prepared(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+    uint64_t h = sql_hash(sql);
+    char name[40];
+    snprintf(name, sizeof name, "roma_%016llx", (unsigned long long)h);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!prep_known(conn, h)) {
+            PGresult *p = PQprepare(conn, name, sql, nparams, NULL);
+            ExecStatusType st = p ? PQresultStatus(p) : PGRES_FATAL_ERROR;
+            /* 42P05: already prepared on this connection (our table forgot it): fine */
+            int ok = st == PGRES_COMMAND_OK || !strcmp(db_sqlstate(p), "42P05");
+            PQclear(p);
+            if (!ok) return NULL; /* let the plain path produce the real error */
+            prep_remember(conn, h);
+        }
+        PGresult *r = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+        if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && !strcmp(db_sqlstate(r), "26000") && attempt == 0) {
+            PQclear(r); /* the connection lost its statements (reset): prepare again */
+            pthread_mutex_lock(&prep_mu);
+            prep_table[prep_index(conn, h)].conn = NULL;
+            pthread_mutex_unlock(&prep_mu);
+            continue;
+        }
+        return r;
+    }
+    return NULL;
+}
+
 PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-    PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = NULL;
+    if (PQtransactionStatus(conn) == PQTRANS_IDLE) r = exec_prepared(conn, sql, nparams, params);
+    if (!r) r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!r) r = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
     return r;
 }
