@@ -81,12 +81,18 @@ int main(int argc, char **argv)
     }
 
     if (service_init_secret_key(ctx.cfg.secret_key, ctx.cfg.secret_key_file) != 0) return 2;
+    /* before the database wait below, so SIGTERM during it is a clean stop rather than a kill */
+    service_install_signals(&stop_requested);
     if (ctx.cfg.migrate_on_start) {
         PGconn *c = NULL;
         /* the database may still be starting (compose, make run): retry for up to 30 s */
         for (int i = 0; i < 60 && !c && !stop_requested; i++) {
             c = db_connect(ctx.cfg.database_url, err, sizeof err);
             if (!c) util_sleep_ms(500);
+        }
+        if (!c && stop_requested) {
+            log_info(NULL, "api.stopped", "stopped while waiting for the database");
+            return 0;
         }
         if (!c) {
             log_error(NULL, "db.connect_failed", "%s", err);
@@ -109,8 +115,6 @@ int main(int argc, char **argv)
         log_error(NULL, "startup.bus", "cannot start the ZeroMQ bus or the job sweeper");
         return 1;
     }
-
-    service_install_signals(&stop_requested);
 
     char ports[300], threads[16];
     snprintf(ports, sizeof ports, "%s:%ld", ctx.cfg.listen, ctx.cfg.port);
