@@ -64,9 +64,13 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# A service may also link another service's contract modules (SHARED_<name>): the asset worker decides app
+# roles and validates imported apps with the API's own app modules, so each rule lives in one place.
+SHARED_asset_worker := services/api/app_store.c services/api/app_validate.c
+
 define service_rule
 $(1)_SRC := $$(sort $$(wildcard services/$(1)/*.c))
-$(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
+$(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o) $$(SHARED_$(1):%.c=$$(BUILD)/obj/%.o)
 $$(BUILD)/bin/$$(BIN_$(1)): $$($(1)_OBJ) $$(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS_MODE) -o $$@ $$($(1)_OBJ) $$(LIBCOMMON) $$(PKG_LIBS) $(2)

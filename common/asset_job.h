@@ -18,7 +18,14 @@
  *   ROMA.00015003      job abandoned: its attempts were exhausted (workers died or failed repeatedly)
  *   ROMA.00015004      job abandoned: no asset worker took it within ROMA_JOB_QUEUE_TIMEOUT_S
  *   ROMA.00015005      the package is invalid (import)
- *   ROMA.00015006      application already exists (import, AddNew) */
+ *   ROMA.00015006      application already exists (import, AddNew)
+ *   ROMA.00015007      the last entry of a capped reasons list: how many more were left out
+ *                      (ROMA_JOB_MAX_REASONS of the worker)
+ *   ROMA.00015008      import: the package is over a limit (entries, bytes of one entry, inflated bytes)
+ *   ROMA.12001         the job's user lacks the role the direct operation on that app needs (same code
+ *                      as the 403 of the apps API)
+ *   ROMA.13000         import: a field of an application document breaks the rule of CreateRomaApp
+ *                      (the message names the field, as the 400 of create does) */
 #ifndef ROMA_ASSET_JOB_H
 #define ROMA_ASSET_JOB_H
 
@@ -36,6 +43,16 @@
 #define ASSET_ERR_QUEUE_TIMEOUT "ROMA.00015004"
 #define ASSET_ERR_BAD_PACKAGE "ROMA.00015005"
 #define ASSET_ERR_APP_EXISTS "ROMA.00015006"
+#define ASSET_ERR_REASONS_OMITTED "ROMA.00015007"
+#define ASSET_ERR_PKG_LIMIT "ROMA.00015008"
+#define ASSET_ERR_NO_PERMISSION "ROMA.12001"
+#define ASSET_ERR_BAD_FIELD "ROMA.13000"
+
+/* The status reply (services/api/jobs.c) shows at most this many reasons, each text cut to 256
+ * characters, whatever a row holds: the top of the worker's ROMA_JOB_MAX_REASONS range, plus its
+ * "left out" entry. */
+#define ASSET_REASONS_REPLY_MAX 1001
+#define ASSET_REASONS_MAX 1000
 
 /* Package format written by exports and read by imports (services/asset_worker/export.c). */
 #define ASSET_PKG_FORMAT "openroma-assets"

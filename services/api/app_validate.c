@@ -80,6 +80,11 @@ static int parse_object(const char *body, size_t len, int required, cJSON **doc,
     return 0;
 }
 
+int app_parse_json_object(const char *body, size_t len, cJSON **doc, app_verr *err)
+{
+    return parse_object(body, len, 1, doc, err);
+}
+
 /* Optional string member: absent or null -> *out NULL; a non-string is an error naming the field. */
 static int opt_string(const cJSON *obj, const char *field, const char **out, app_verr *err)
 {
@@ -192,11 +197,10 @@ int app_check_secret(const char *s, const char *field, app_verr *err)
 
 /* ---- bodies ------------------------------------------------------------------------------------------ */
 
-int app_parse_create(const char *body, size_t len, app_create_req *out, app_verr *err)
+int app_check_create_object(const cJSON *o, app_create_req *out, app_verr *err)
 {
     memset(out, 0, sizeof *out);
-    if (parse_object(body, len, 1, &out->doc, err) != 0) return ROMA_EINVAL;
-    const cJSON *o = out->doc;
+    if (!cJSON_IsObject(o)) return verr(err, APP_VERR_PARAM, "", "The application must be a JSON object.");
     if (opt_string(o, "name", &out->name, err) || opt_string(o, "remark", &out->remark, err) ||
         opt_string(o, "key", &out->key, err) || opt_string(o, "secret", &out->secret, err) ||
         opt_bool(o, "favorite", &out->favorite, err))
@@ -211,8 +215,21 @@ int app_parse_create(const char *body, size_t len, app_create_req *out, app_verr
         goto fail;
     return 0;
 fail:
-    app_create_req_free(out);
+    memset(out, 0, sizeof *out);
     return ROMA_EINVAL;
+}
+
+int app_parse_create(const char *body, size_t len, app_create_req *out, app_verr *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *doc;
+    if (parse_object(body, len, 1, &doc, err) != 0) return ROMA_EINVAL;
+    if (app_check_create_object(doc, out, err) != 0) {
+        cJSON_Delete(doc);
+        return ROMA_EINVAL;
+    }
+    out->doc = doc;
+    return 0;
 }
 
 void app_create_req_free(app_create_req *r)
@@ -266,25 +283,40 @@ int app_parse_secret(const char *body, size_t len, cJSON **doc, const char **sec
 int app_parse_members(const char *body, size_t len, app_members_req *out, app_verr *err)
 {
     memset(out, 0, sizeof *out);
-    if (parse_object(body, len, 1, &out->doc, err) != 0) return ROMA_EINVAL;
-    const cJSON *users = cJSON_GetObjectItemCaseSensitive(out->doc, "users");
+    cJSON *doc;
+    if (parse_object(body, len, 1, &doc, err) != 0) return ROMA_EINVAL;
+    const cJSON *users = cJSON_GetObjectItemCaseSensitive(doc, "users");
     if (!users || cJSON_IsNull(users)) {
-        verr(err, APP_VERR_PARAM, "users", "Invalid parameter users: it is required (an empty list removes all members).");
-        goto fail;
+        cJSON_Delete(doc);
+        return verr(err, APP_VERR_PARAM, "users",
+                    "Invalid parameter users: it is required (an empty list removes all members).");
     }
+    if (app_check_members_array(users, "users", "id", out, err) != 0) {
+        cJSON_Delete(doc);
+        return ROMA_EINVAL;
+    }
+    out->doc = doc;
+    return 0;
+}
+
+int app_check_members_array(const cJSON *users, const char *field_name, const char *id_key, app_members_req *out,
+                            app_verr *err)
+{
+    memset(out, 0, sizeof *out);
     if (!cJSON_IsArray(users)) {
-        verr(err, APP_VERR_PARAM, "users", "Invalid parameter users: it must be an array.");
+        verr(err, APP_VERR_PARAM, field_name, "Invalid parameter %s: it must be an array.", field_name);
         goto fail;
     }
     int n = cJSON_GetArraySize(users);
     if (n > APP_MEMBERS_MAX) {
-        verr(err, APP_VERR_PARAM, "users", "Invalid parameter users: at most %d entries are allowed.", APP_MEMBERS_MAX);
+        verr(err, APP_VERR_PARAM, field_name, "Invalid parameter %s: at most %d entries are allowed.", field_name,
+             APP_MEMBERS_MAX);
         goto fail;
     }
     if (n > 0) {
         out->users = calloc((size_t)n, sizeof *out->users);
         if (!out->users) {
-            verr(err, APP_VERR_PARAM, "users", "The request is too large to process.");
+            verr(err, APP_VERR_PARAM, field_name, "The request is too large to process.");
             goto fail;
         }
     }
@@ -292,13 +324,13 @@ int app_parse_members(const char *body, size_t len, app_members_req *out, app_ve
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, users) {
-        snprintf(field, sizeof field, "users[%d]", i);
+        snprintf(field, sizeof field, "%.24s[%d]", field_name, i);
         if (!cJSON_IsObject(u)) {
             verr(err, APP_VERR_PARAM, field, "Invalid parameter %s: it must be an object.", field);
             goto fail;
         }
-        snprintf(field, sizeof field, "users[%d].id", i);
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "id");
+        snprintf(field, sizeof field, "%.24s[%d].%.8s", field_name, i, id_key);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, id_key);
         if (!cJSON_IsString(id) || !id->valuestring) {
             verr(err, APP_VERR_PARAM, field, "Invalid parameter %s: a user id string is required.", field);
             goto fail;
@@ -315,7 +347,7 @@ int app_parse_members(const char *body, size_t len, app_members_req *out, app_ve
                 goto fail;
             }
         }
-        snprintf(field, sizeof field, "users[%d].roles", i);
+        snprintf(field, sizeof field, "%.24s[%d].roles", field_name, i);
         unsigned mask = 0;
         if (app_roles_parse(cJSON_GetObjectItemCaseSensitive(u, "roles"), field, &mask, err) != 0) goto fail;
         out->users[i].user_id = id->valuestring;

@@ -41,6 +41,14 @@
 #define APP_ROLE_ALL 0x1fu
 #define APP_ROLE_COUNT 5
 
+/* ---- the role each operation on an app needs. apps.c and the asset jobs (services/asset_worker/, which
+ * links this file and app_store.c) both take it from here, so no path can decide differently. ---- */
+#define APP_NEED_SHOW APP_ROLE_READ     /* show, members; export of the app's document */
+#define APP_NEED_UPDATE APP_ROLE_ADMIN  /* update name/remark; a Merge import onto the app */
+#define APP_NEED_DELETE APP_ROLE_ADMIN  /* delete; an asset delete job */
+#define APP_NEED_SECRET APP_ROLE_ADMIN  /* show/reset the secret; an export carrying the secret */
+#define APP_NEED_MEMBERS APP_ROLE_ADMIN /* set members, candidates */
+
 /* ---- errors ---- */
 typedef enum {
     APP_VERR_PARAM = 0, /* a field is missing, of the wrong type or breaks its rule: 400 ROMA.13000 */
@@ -92,9 +100,18 @@ typedef struct app_list_filter {
     const char *user_name; /* exact, NULL = any; borrowed */
 } app_list_filter;
 
+/* Any app JSON text (a request body, a document of an import package) as one object, with the rules
+ * every app body gets: not empty, no NUL (raw or \u0000: a C string would silently cut the value
+ * short), valid JSON with nothing after it, an object. *doc is the caller's. */
+int app_parse_json_object(const char *body, size_t len, cJSON **doc, app_verr *err) ROMA_MUST_USE;
+
 /* CreateAppReq: name required; remark/key/secret/favorite optional; unknown fields ignored. */
 int app_parse_create(const char *body, size_t len, app_create_req *out, app_verr *err) ROMA_MUST_USE;
 void app_create_req_free(app_create_req *r);
+
+/* The CreateAppReq rules applied to an already parsed object (an imported app document): fills out with
+ * pointers into o (borrowed; out->doc stays NULL, app_create_req_free() is not needed). */
+int app_check_create_object(const cJSON *o, app_create_req *out, app_verr *err) ROMA_MUST_USE;
 
 /* UpdateAppReq: name/remark/favorite, all optional; an empty object changes nothing. */
 int app_parse_update(const char *body, size_t len, app_update_req *out, app_verr *err) ROMA_MUST_USE;
@@ -108,6 +125,11 @@ int app_parse_secret(const char *body, size_t len, cJSON **doc, const char **sec
  * roles normalised. */
 int app_parse_members(const char *body, size_t len, app_members_req *out, app_verr *err) ROMA_MUST_USE;
 void app_members_req_free(app_members_req *r);
+/* The members rules applied to a parsed array (field_name names it in errors; id_key is the member's id
+ * member: "id" in AddUserToApp, "user_id" in exported app documents). out->users point into users
+ * (borrowed; out->doc stays NULL); release with app_members_req_free(). */
+int app_check_members_array(const cJSON *users, const char *field_name, const char *id_key, app_members_req *out,
+                            app_verr *err) ROMA_MUST_USE;
 
 /* ListRomaApp query values as decoded strings (NULL = absent) into f. String filters are borrowed. */
 int app_parse_list_filter(const char *offset, const char *limit, const char *favorite, const char *owner,

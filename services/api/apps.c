@@ -293,7 +293,7 @@ static void app_update(req *r)
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
     /* renaming needs admin; toggling one's own favorite only membership */
-    unsigned need = (u.name || u.remark) ? APP_ROLE_ADMIN : APP_ROLE_READ;
+    unsigned need = (u.name || u.remark) ? APP_NEED_UPDATE : APP_ROLE_READ;
     if (!db || app_access_or_reply(r, db, need, &ref) != 0) {
         app_update_req_free(&u);
         return;
@@ -320,7 +320,7 @@ static void app_delete(req *r)
 {
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
-    if (!db || app_access_or_reply(r, db, APP_ROLE_ADMIN, &ref) != 0) return;
+    if (!db || app_access_or_reply(r, db, APP_NEED_DELETE, &ref) != 0) return;
     int rc = app_store_delete(db, req_param(r, "instance_id"), ref.id, r->rid);
     if (rc == ROMA_ECONFLICT) {
         reply_error(r, 400, CODE_IN_USE, "The application is still used by other resources; delete them first.");
@@ -340,7 +340,7 @@ static void app_secret_show(req *r)
 {
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
-    if (!db || app_access_or_reply(r, db, APP_ROLE_ADMIN, &ref) != 0) return;
+    if (!db || app_access_or_reply(r, db, APP_NEED_SECRET, &ref) != 0) return;
     char *plain = NULL;
     int rc = app_store_secret_get(db, req_param(r, "instance_id"), ref.id, r->rid, &plain);
     if (rc != 0) {
@@ -363,7 +363,7 @@ static void app_secret_reset(req *r)
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
     char secret[APP_SECRET_MAX + 1];
-    if (!db || app_access_or_reply(r, db, APP_ROLE_ADMIN, &ref) != 0) {
+    if (!db || app_access_or_reply(r, db, APP_NEED_SECRET, &ref) != 0) {
         cJSON_Delete(doc);
         return;
     }
@@ -454,7 +454,7 @@ static void app_members_show(req *r)
     if (query_text_or_reply(r, "user_name", APP_USER_NAME_MAX, uname, sizeof uname, &v_user) != 0) return;
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
-    if (!db || app_access_or_reply(r, db, APP_ROLE_READ, &ref) != 0) return;
+    if (!db || app_access_or_reply(r, db, APP_NEED_SHOW, &ref) != 0) return;
     reply_members(r, db, &ref, v_user);
 }
 
@@ -468,7 +468,7 @@ static void app_members_set(req *r)
     }
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
-    if (!db || app_access_or_reply(r, db, APP_ROLE_ADMIN, &ref) != 0) {
+    if (!db || app_access_or_reply(r, db, APP_NEED_MEMBERS, &ref) != 0) {
         app_members_req_free(&m);
         return;
     }
@@ -501,7 +501,7 @@ static void app_candidates(req *r)
     }
     PGconn *db = req_db_or_reply(r);
     app_ref ref;
-    if (!db || app_access_or_reply(r, db, APP_ROLE_ADMIN, &ref) != 0) return;
+    if (!db || app_access_or_reply(r, db, APP_NEED_MEMBERS, &ref) != 0) return;
     PGresult *res = NULL;
     int rc = app_store_candidates(db, r->project_id, ref.id, v_filter != NULL, r->rid, &res);
     if (rc != 0) {

@@ -3,9 +3,14 @@
  * final state commit together, once. Each app is deleted under a savepoint: one that cannot be deleted
  * (still referenced) becomes a reason instead of aborting the others.
  *
+ * Roles: each app is checked for the job's user exactly as DELETE /apps/{id} checks the caller (the
+ * worker links services/api/app_store.c: one place decides); an app the user may not delete is a
+ * reason ROMA.12001 and stays.
+ *
  * Result (INF): every listed resource deleted -> SUCCEEDED with reasons []; otherwise the deletable ones
  * are deleted and the job is FAILED with one reason per resource that was not:
  *   {resource_type: application|task, resource_name: <id>, error_code, error_msg}
+ * (404 ROMA.00014001 not found, ROMA.12001 no permission, ROMA.00014002 still referenced).
  * FDI tasks do not exist in OpenROMA yet: every listed task gets "task not found" (FDI.3081). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,29 +18,40 @@
 
 #include "asset_job.h"
 #include "db.h"
+#include "services/api/app_store.h"
 #include "job.h"
 #include "log.h"
 
-/* Deletes one app of the job's instance under a savepoint. 1 deleted, 0 not found, ROMA_ECONFLICT
- * in use, ROMA_EIO. */
-static int delete_app(job *j, const char *app_id)
+/* Deletes one app of the job's instance as the direct DELETE /apps/{id} would for the job's user: the
+ * same lookup and role decision (app_lookup + app_ref_can with APP_NEED_DELETE, app_store.h) and the
+ * same statement (app_store_delete), under a savepoint so a refusal leaves the others untouched.
+ * 1 deleted, or 0 with a reason added, or ROMA_EIO. */
+static int delete_app(job *j, const char *app_id, job_reasons *reasons)
 {
-    if (db_command(j->db, "SAVEPOINT app_del", j->rid) != 0) return ROMA_EIO;
-    const char *p[] = {app_id, j->project_id, j->instance_id};
-    PGresult *res = db_exec(j->db, "DELETE FROM apps WHERE id = $1 AND project_id = $2 AND instance_id = $3", 3, p);
-    int rc;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-        rc = atoi(PQcmdTuples(res)) == 1 ? 1 : 0;
-    } else if (!strcmp(db_sqlstate(res), "23503")) { /* foreign_key_violation: referenced elsewhere */
-        rc = ROMA_ECONFLICT;
-    } else {
-        (void)db_ok(res, PGRES_COMMAND_OK, j->rid);
-        rc = ROMA_EIO;
+    app_ref ref;
+    int rc = app_lookup(j->db, j->instance_id, app_id, j->created_by, &ref);
+    if (rc == 0 && !app_ref_can(&ref, APP_NEED_DELETE)) rc = ROMA_EDENIED;
+    if (rc == ROMA_EIO) return rc;
+    if (rc == 0) {
+        if (db_command(j->db, "SAVEPOINT app_del", j->rid) != 0) return ROMA_EIO;
+        rc = app_store_delete(j->db, j->instance_id, app_id, j->rid);
+        const char *end = rc == 0 || rc == ROMA_ENOTFOUND ? "RELEASE SAVEPOINT app_del" : "ROLLBACK TO SAVEPOINT app_del";
+        if (db_command(j->db, end, j->rid) != 0) return ROMA_EIO;
     }
-    PQclear(res);
-    const char *end = rc >= 0 ? "RELEASE SAVEPOINT app_del" : "ROLLBACK TO SAVEPOINT app_del";
-    if (rc != ROMA_EIO && db_command(j->db, end, j->rid) != 0) rc = ROMA_EIO;
-    return rc;
+    switch (rc) {
+    case 0: return 1;
+    case ROMA_ENOTFOUND:
+        job_add_reason(reasons, "application", app_id, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
+        return 0;
+    case ROMA_EDENIED:
+        job_add_reason(reasons, "application", app_id, ASSET_ERR_NO_PERMISSION,
+                       "You have no permission to delete the application.");
+        return 0;
+    case ROMA_ECONFLICT:
+        job_add_reason(reasons, "application", app_id, ASSET_ERR_APP_IN_USE, "The application is still in use.");
+        return 0;
+    default: return ROMA_EIO;
+    }
 }
 
 int delete_run(job *j)
@@ -53,29 +69,24 @@ int delete_run(job *j)
     }
     if (rc != 0) return rc;
 
-    cJSON *reasons = cJSON_CreateArray();
-    if (!reasons) return ROMA_ENOMEM;
+    job_reasons reasons;
+    if (job_reasons_init(&reasons) != 0) return ROMA_ENOMEM;
     rc = job_finish_begin(j);
     int deleted = 0;
     for (const cJSON *a = apps ? apps->child : NULL; rc == 0 && a; a = a->next) {
-        int r = delete_app(j, a->valuestring);
-        if (r == 1)
-            deleted++;
-        else if (r == 0)
-            job_add_reason(reasons, "application", a->valuestring, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
-        else if (r == ROMA_ECONFLICT)
-            job_add_reason(reasons, "application", a->valuestring, ASSET_ERR_APP_IN_USE, "The application is still in use.");
-        else
-            rc = r;
+        int r = cJSON_IsString(a) ? delete_app(j, a->valuestring, &reasons) : ROMA_EINVAL;
+        if (r < 0) rc = r;
+        deleted += r == 1;
     }
     for (const cJSON *t = tasks ? tasks->child : NULL; rc == 0 && t; t = t->next)
-        job_add_reason(reasons, "task", t->valuestring, ASSET_ERR_TASK_NOT_FOUND, "The task does not exist.");
+        job_add_reason(&reasons, "task", cJSON_GetStringValue(t), ASSET_ERR_TASK_NOT_FOUND, "The task does not exist.");
     if (rc == 0) {
-        rc = job_finish_commit(j, cJSON_GetArraySize(reasons) ? "FAILED" : "SUCCEEDED", reasons, NULL);
-        if (rc == 0) log_info(j->rid, "delete.done", "job %s: %d apps deleted, %d reasons", j->id, deleted, cJSON_GetArraySize(reasons));
+        long nreasons = reasons.total;
+        rc = job_finish_commit(j, &reasons, NULL);
+        if (rc == 0) log_info(j->rid, "delete.done", "job %s: %d apps deleted, %ld reasons", j->id, deleted, nreasons);
     } else if (rc != JOB_FENCED) {
         job_finish_abort(j);
     }
-    cJSON_Delete(reasons);
+    job_reasons_free(&reasons);
     return rc;
 }

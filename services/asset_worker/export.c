@@ -6,10 +6,13 @@
  *   manifest.json       {"format":"openroma-assets","version":1,"exported_at":ISO,"project_id",
  *                        "instance_id","apps":[{"id","name"}],"tasks":[]}  (written last)
  * The app document (migrations/002_apps.sql view app_export_docs) carries everything needed to re-create
- * the app, including its secret SEALED with the deployment key (AES-256-GCM, never in clear): a
- * deployment holding the same ROMA_SECRET_KEY restores the secret, any other generates a new one on
- * import (what ROMA does: the secret is a "non-asset", fdi spec §7.2). A downloadable file never holds a
- * usable secret.
+ * the app. Its secret is never in clear: when the exporting user may read it (APP_NEED_SECRET) it travels
+ * as a sealed grant bound to that user (seal_grant below), which only a deployment holding the same
+ * ROMA_SECRET_KEY can open and which import honours only for the same user; otherwise the document has
+ * no secret and import generates a new one (what ROMA does: the secret is a "non-asset", fdi spec
+ * §7.2). A downloadable file never holds a usable secret.
+ *
+ * Roles: an app is exported only when the job's user may show it (the decision of GET /apps/{id}).
  *
  * Memory: apps are read with keyset paging (id > last id, ROMA_ASSET_BATCH_SIZE rows) and written to the
  * zip as they come; only the manifest's {id,name} list grows with the export (about 100 B per app). */
@@ -25,7 +28,9 @@
 #include <unistd.h>
 
 #include "asset_job.h"
+#include "crypto.h"
 #include "db.h"
+#include "services/api/app_store.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -107,20 +112,53 @@ static int zip_add_json(zip_out *z, const char *name, const cJSON *doc, const ch
     return rc;
 }
 
+/* The secret of an exported app travels only as a grant: the app's secret and the exporting user's id,
+ * sealed together with the deployment key ("<user id>\n<secret>", AES-256-GCM: it can be neither read
+ * nor re-addressed without the key). Import restores the secret only for that same user, who could read
+ * it directly when exporting (APP_NEED_SECRET); anyone else importing the package gets a fresh secret
+ * (import.c). Replaces doc's secret_sealed with secret_grant; leaves no secret at all when the exporter
+ * may not read it. 0 or ROMA_ENOMEM. */
+static int seal_grant(job *j, cJSON *doc, int may_read_secret)
+{
+    char *plain = may_read_secret ? crypto_open(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "secret_sealed"))) : NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "secret_sealed");
+    if (!plain) {
+        if (may_read_secret) log_warn(j->rid, "export.unseal_failed", "job %s: a secret cannot be opened (wrong key?): exported without it", j->id);
+        return 0;
+    }
+    size_t n = strlen(j->created_by) + strlen(plain) + 2;
+    char *text = malloc(n);
+    if (text) snprintf(text, n, "%s\n%s", j->created_by, plain);
+    crypto_free_secret(plain);
+    char *grant = text ? crypto_seal(text) : NULL;
+    if (text) {
+        explicit_bzero(text, n);
+        free(text);
+    }
+    int ok = grant && cJSON_AddStringToObject(doc, "secret_grant", grant);
+    free(grant);
+    return ok ? 0 : ROMA_ENOMEM;
+}
+
 /* Writes one page of apps into the zip and the manifest list. Returns rows read (>= 0) or an error;
- * *last receives the last id (the keyset cursor). */
+ * *last receives the last id (the keyset cursor). Each app is exported only when the job's user may
+ * show it (app_lookup + app_ref_can(APP_NEED_SHOW), as GET /apps/{id} decides); a listed app they may
+ * not show is a reason ROMA.12001. A full export (ids_json NULL) covers the apps the user is a member
+ * of, as ListRomaApp does. */
 static int export_page(job *j, zip_out *z, const char *ids_json, const char *after, cJSON *manifest_apps,
-                       cJSON *found, char last[128])
+                       cJSON *found, job_reasons *reasons, char last[128])
 {
     char limit[24];
     snprintf(limit, sizeof limit, "%ld", g_wcfg.batch);
-    const char *p[] = {j->project_id, j->instance_id, after, limit, ids_json};
+    const char *p[] = {j->project_id, j->instance_id, after, limit, ids_json, j->created_by};
     PGresult *res = db_exec(j->db,
-                            "SELECT id, doc::text FROM app_export_docs"
-                            " WHERE project_id = $1 AND instance_id = $2 AND id > $3"
-                            "   AND ($5::jsonb IS NULL OR id IN (SELECT jsonb_array_elements_text($5::jsonb)))"
-                            " ORDER BY id LIMIT $4::int",
-                            5, p);
+                            "SELECT d.id, d.doc::text FROM app_export_docs d"
+                            " WHERE d.project_id = $1 AND d.instance_id = $2 AND d.id > $3"
+                            "   AND CASE WHEN $5::jsonb IS NULL"
+                            "            THEN EXISTS (SELECT 1 FROM app_members m WHERE m.app_id = d.id AND m.user_id = $6)"
+                            "            ELSE d.id IN (SELECT jsonb_array_elements_text($5::jsonb)) END"
+                            " ORDER BY d.id LIMIT $4::int",
+                            6, p);
     if (!db_ok(res, PGRES_TUPLES_OK, j->rid)) {
         PQclear(res);
         return ROMA_EIO;
@@ -128,10 +166,24 @@ static int export_page(job *j, zip_out *z, const char *ids_json, const char *aft
     int n = PQntuples(res), rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const char *id = PQgetvalue(res, i, 0);
+        snprintf(last, 128, "%s", id);
+        if (found) cJSON_AddItemToArray(found, cJSON_CreateString(id));
+        app_ref ref;
+        int acc = app_lookup(j->db, j->instance_id, id, j->created_by, &ref);
+        if (acc == 0 && !app_ref_can(&ref, APP_NEED_SHOW)) acc = ROMA_EDENIED;
+        if (acc == ROMA_EDENIED) {
+            job_add_reason(reasons, "application", id, ASSET_ERR_NO_PERMISSION, "You have no permission to export the application.");
+            continue;
+        }
+        if (acc == ROMA_ENOTFOUND) continue; /* deleted since the page was read: add_missing tells it */
+        if (acc != 0) {
+            rc = ROMA_EIO;
+            break;
+        }
         cJSON *wrap = cJSON_CreateObject();
         cJSON *doc = cJSON_Parse(PQgetvalue(res, i, 1));
         cJSON *entry = cJSON_CreateObject();
-        if (!wrap || !doc || !entry) {
+        if (!wrap || !doc || !entry || seal_grant(j, doc, app_ref_can(&ref, APP_NEED_SECRET)) != 0) {
             cJSON_Delete(wrap);
             cJSON_Delete(doc);
             cJSON_Delete(entry);
@@ -142,7 +194,6 @@ static int export_page(job *j, zip_out *z, const char *ids_json, const char *aft
         cJSON_AddStringToObject(entry, "id", id);
         cJSON_AddStringToObject(entry, "name", name ? name : "");
         cJSON_AddItemToArray(manifest_apps, entry);
-        if (found) cJSON_AddItemToArray(found, cJSON_CreateString(id));
         cJSON_AddStringToObject(wrap, "kind", "application");
         cJSON_AddNumberToObject(wrap, "format_version", ASSET_PKG_VERSION);
         cJSON_AddItemToObject(wrap, "app", doc);
@@ -150,7 +201,6 @@ static int export_page(job *j, zip_out *z, const char *ids_json, const char *aft
         snprintf(path, sizeof path, "apps/%.100s.json", id);
         rc = zip_add_json(z, path, wrap, j->rid);
         cJSON_Delete(wrap);
-        snprintf(last, 128, "%s", id);
     }
     PQclear(res);
     return rc ? rc : n;
@@ -232,7 +282,7 @@ static int count_apps(job *j, long *total)
 }
 
 /* Reasons for requested apps that were not exported (unknown, or in another instance). */
-static void add_missing(cJSON *reasons, const cJSON *wanted, const cJSON *found)
+static void add_missing(job_reasons *reasons, const cJSON *wanted, const cJSON *found)
 {
     for (const cJSON *w = wanted ? wanted->child : NULL; w; w = w->next) {
         int hit = 0;
@@ -252,16 +302,17 @@ int export_run(job *j)
     cJSON *m_apps = manifest ? cJSON_AddArrayToObject(manifest, "apps") : NULL;
     cJSON *m_tasks = manifest ? cJSON_AddArrayToObject(manifest, "tasks") : NULL;
     cJSON *found = full ? NULL : cJSON_CreateArray();
-    cJSON *reasons = cJSON_CreateArray();
+    job_reasons reasons;
+    int rinit = job_reasons_init(&reasons);
     zip_out z = {NULL, -1, 0};
-    int rc = (!full && !ids_json) || !m_apps || !m_tasks || (!full && !found) || !reasons ? ROMA_ENOMEM : 0;
+    int rc = (!full && !ids_json) || !m_apps || !m_tasks || (!full && !found) || rinit != 0 ? ROMA_ENOMEM : 0;
     long total = 0, done = 0;
     if (rc == 0 && full) rc = count_apps(j, &total);
     if (!full) total = napps; /* listed ids: the list is the total (unknown ones become reasons) */
     if (rc == 0) rc = zip_open(&z, j->rid);
     char cursor[128] = "";
     while (rc == 0) {
-        int n = export_page(j, &z, ids_json, cursor, m_apps, found, cursor);
+        int n = export_page(j, &z, ids_json, cursor, m_apps, found, &reasons, cursor);
         if (n < 0) {
             rc = n;
             break;
@@ -271,9 +322,9 @@ int export_run(job *j)
         rc = job_step(j, total ? 0.05 + 0.85 * (double)done / (double)total : 0.9);
     }
     if (rc == 0) {
-        add_missing(reasons, full ? NULL : apps, found ? found : m_apps);
+        if (!full) add_missing(&reasons, apps, found);
         for (const cJSON *t = tasks ? tasks->child : NULL; t; t = t->next) /* FDI tasks do not exist yet */
-            job_add_reason(reasons, "task", t->valuestring, ASSET_ERR_TASK_NOT_FOUND, "The task does not exist.");
+            job_add_reason(&reasons, "task", t->valuestring, ASSET_ERR_TASK_NOT_FOUND, "The task does not exist.");
         char iso[32];
         util_fmt_iso_s(util_now_ms(), iso);
         cJSON_AddStringToObject(manifest, "format", ASSET_PKG_FORMAT);
@@ -285,20 +336,20 @@ int export_run(job *j)
     }
     if (rc == 0) rc = zip_close(&z, j->rid);
     char archive_id[33] = "";
-    int failed = cJSON_GetArraySize(reasons) > 0;
+    int failed = reasons.total > 0;
     if (rc == 0 && !failed && util_hex_id(archive_id) != 0) rc = ROMA_EIO;
     if (rc == 0) rc = job_finish_begin(j);
     if (rc == 0 && !failed && (rc = store_archive(j, z.fd, archive_id)) != 0) job_finish_abort(j);
     if (rc == 0) {
         /* an export missing requested resources is FAILED without an archive: a partial package would
          * silently lack what the user asked for */
-        rc = job_finish_commit(j, failed ? "FAILED" : "SUCCEEDED", reasons, failed ? NULL : archive_id);
+        rc = job_finish_commit(j, &reasons, failed ? NULL : archive_id);
         if (rc == 0)
             log_info(j->rid, "export.done", "job %s: %ld apps%s%s", j->id, done, failed ? "" : ", archive ",
                      failed ? "" : archive_id);
     }
     zip_discard(&z);
-    cJSON_Delete(reasons);
+    job_reasons_free(&reasons);
     cJSON_Delete(found);
     cJSON_Delete(manifest);
     cJSON_free(ids_json);

@@ -1,16 +1,39 @@
 /* import.c: importAsset jobs: read the uploaded package (asset_jobs.upload) with libarchive, check its
- * manifest (export.c describes the format), then re-create its apps inside the fenced finishing
- * transaction through the apps module's contract function app_import_doc() (migrations/002_apps.sql).
+ * manifest and limits, then re-create its apps inside the fenced finishing transaction through the apps
+ * module's contract function app_import_doc() (migrations/002_apps.sql).
  *
  * Options (query of ImportAsset, stored in the job request): type AddNew (default) | Merge, prefix
  * (prepended to each app name, and to its key, which is unique per instance too), datasource_overwrite
  * (no datasources in packages yet: ignored).
+ *
+ * Two passes over the zip (it is in memory; skipping an entry costs no inflating):
+ * 1. check: count the entries (ROMA_IMPORT_MAX_ENTRIES), inflate every app document only to count its
+ *    bytes (ROMA_IMPORT_MAX_ENTRY_BYTES each, ROMA_IMPORT_MAX_BYTES in all, counted as they inflate,
+ *    never taken from the zip's own claims), and read the manifest. A package over a limit, that does
+ *    not unzip (ROMA.10011) or has no valid manifest (ROMA.00015005) is FAILED with that one reason and
+ *    nothing imported.
+ * 2. import: one document at a time (parsed, checked, imported, freed: memory does not grow with the
+ *    package), each under a savepoint, so one bad document is one reason and the others still import.
+ *
+ * Every document goes through the rules of CreateRomaApp (app_check_create_object of app_validate.c,
+ * which the worker links: the same code as the API, not a copy) after the prefix is applied; the id, when
+ * given, must be a UUID; members follow the AddUserToApp rules (app_check_members_array). A document
+ * that breaks a rule is a reason ROMA.13000 naming the field. Errors the database raises for one
+ * document's data (classes 22 and 23) are that document's reason too: only connection-level failures
+ * give the job back for a retry, so a bad package never burns the attempt budget.
+ *
  * - AddNew: an app whose name or key already exists in the instance is not imported: reason
  *   ROMA.00015006.
- * - Merge: such an app is updated in place (remark); its key and secret stay as they are.
- * - Secrets: a sealed secret this deployment can open (same ROMA_SECRET_KEY) is kept; otherwise a new
- *   random secret is generated and sealed (ROMA: "a new secret is generated on import").
- * - A package that does not unzip -> FAILED, reason ROMA.10011; wrong format/version -> ROMA.00015005.
+ * - Merge: such an app is updated in place (remark) as PUT /apps/{id} would for the job's user: the same
+ *   role decision (APP_NEED_UPDATE: admin, else reason ROMA.12001) and the same statement
+ *   (app_store_update). Its key, secret and members stay as they are. A name matching one app and a key
+ *   matching another is ROMA.00015006.
+ * - Secrets: a document's secret_grant (export.c) is honoured only when it opens with this deployment's
+ *   key AND names the importing user as its exporter, i.e. someone who could read the secret directly
+ *   when exporting. Anyone else, and any older package (plain secret_sealed), gets a fresh random secret
+ *   (ROMA: "a new secret is generated on import"); so export + import never copies a secret to a user
+ *   who could not have read it. A document may also carry a plain "secret": that is the user choosing
+ *   one, as create allows, under create's rule.
  * Any reason makes the job FAILED; the apps that could be imported are imported (same as delete). */
 #include <archive.h>
 #include <archive_entry.h>
@@ -23,66 +46,381 @@
 #include "db.h"
 #include "job.h"
 #include "log.h"
+#include "services/api/app_store.h"
+#include "util.h"
 
-#define ENTRY_MAX_BYTES (4 * 1024 * 1024)
+#define READ_CHUNK 16384
 
-/* Reads the current entry of a into a NUL-terminated heap buffer. NULL when too big or unreadable. */
-static char *read_entry(struct archive *a, struct archive_entry *e)
+/* ---- reading the package ---- */
+
+typedef struct pkg_reader {
+    struct archive *a;
+    long long inflated; /* bytes inflated so far in this pass */
+} pkg_reader;
+
+static int pkg_open(pkg_reader *pr, const void *data, size_t len)
 {
-    la_int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
-    if (size > ENTRY_MAX_BYTES) return NULL;
-    size_t cap = size >= 0 ? (size_t)size + 1 : 65536, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            if (cap > ENTRY_MAX_BYTES) break;
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-        la_ssize_t got = archive_read_data(a, buf + len, cap - len - 1);
-        if (got < 0) break;
-        if (got == 0) {
-            buf[len] = '\0';
-            return buf;
-        }
-        len += (size_t)got;
+    pr->inflated = 0;
+    pr->a = archive_read_new();
+    if (!pr->a) return ROMA_ENOMEM;
+    if (archive_read_support_format_zip(pr->a) != ARCHIVE_OK || archive_read_open_memory(pr->a, data, len) != ARCHIVE_OK) {
+        archive_read_free(pr->a);
+        pr->a = NULL;
+        return ROMA_EINVAL;
     }
-    free(buf);
-    return NULL;
+    return 0;
 }
 
-/* Unpacks manifest.json and apps/<id>.json documents. 0 or ROMA_EINVAL (not a readable zip) with
- * *manifest / docs filled as far as they could be. */
-static int read_package(const void *data, size_t len, cJSON **manifest, cJSON *docs)
+static void pkg_close(pkg_reader *pr)
 {
-    struct archive *a = archive_read_new();
-    if (!a) return ROMA_ENOMEM;
+    if (pr->a) archive_read_free(pr->a);
+    pr->a = NULL;
+}
+
+enum { ENTRY_OTHER = 0, ENTRY_MANIFEST, ENTRY_APP };
+
+static int entry_kind(const char *name)
+{
+    if (!name) return ENTRY_OTHER;
+    size_t n = strlen(name);
+    if (!strcmp(name, "manifest.json")) return ENTRY_MANIFEST;
+    if (n > 10 && !strncmp(name, "apps/", 5) && !strcmp(name + n - 5, ".json")) return ENTRY_APP;
+    return ENTRY_OTHER;
+}
+
+/* Inflates the current entry chunk by chunk, counting every byte against the limits as it comes. With
+ * out, keeps it as a NUL-terminated heap string (*outlen bytes). 0, ROMA_ETOOBIG (*limit names what
+ * was exceeded), ROMA_EINVAL (cannot be inflated) or ROMA_ENOMEM. */
+static int read_entry(pkg_reader *pr, char **out, size_t *outlen, const char **limit)
+{
+    char chunk[READ_CHUNK];
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
     int rc = 0;
-    if (archive_read_support_format_zip(a) != ARCHIVE_OK || archive_read_open_memory(a, data, len) != ARCHIVE_OK)
-        rc = ROMA_EINVAL;
-    struct archive_entry *e;
-    int r;
-    while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        int is_manifest = name && !strcmp(name, "manifest.json");
-        int is_app = name && !strncmp(name, "apps/", 5) && strlen(name) > 10 && !strcmp(name + strlen(name) - 5, ".json");
-        if (!is_manifest && !is_app) continue;
-        char *text = read_entry(a, e);
-        cJSON *doc = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        if (!doc) {
+    for (;;) {
+        la_ssize_t got = archive_read_data(pr->a, chunk, sizeof chunk);
+        if (got < 0) {
             rc = ROMA_EINVAL;
-        } else if (is_manifest) {
-            cJSON_Delete(*manifest);
-            *manifest = doc;
-        } else {
-            cJSON_AddItemToArray(docs, doc);
+            break;
+        }
+        if (got == 0) break;
+        pr->inflated += got;
+        if (pr->inflated > g_wcfg.import_max_bytes) {
+            *limit = "ROMA_IMPORT_MAX_BYTES";
+            rc = ROMA_ETOOBIG;
+            break;
+        }
+        if (len + (size_t)got > (size_t)g_wcfg.import_max_entry_bytes) {
+            *limit = "ROMA_IMPORT_MAX_ENTRY_BYTES";
+            rc = ROMA_ETOOBIG;
+            break;
+        }
+        if (out && len + (size_t)got + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            while (ncap < len + (size_t)got + 1) ncap *= 2;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = ROMA_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        if (out) memcpy(buf + len, chunk, (size_t)got);
+        len += (size_t)got;
+    }
+    if (rc != 0 || !out) {
+        free(buf);
+        return rc;
+    }
+    if (!buf && !(buf = malloc(1))) return ROMA_ENOMEM;
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+/* Every JSON text of a package is parsed here, and only here (one place for the request-body gate). */
+static cJSON *pkg_parse_json(const char *text, size_t len, app_verr *err)
+{
+    cJSON *doc = NULL;
+    return app_parse_json_object(text, len, &doc, err) == 0 ? doc : NULL;
+}
+
+/* Pass 1: limits and manifest. 0 with nothing added when the package may be imported; otherwise the
+ * one reason is in reasons. ROMA_ENOMEM. */
+static int check_package(const void *data, size_t len, const char *file, job_reasons *reasons)
+{
+    pkg_reader pr;
+    int rc = pkg_open(&pr, data, len);
+    if (rc == ROMA_ENOMEM) return rc;
+    if (rc != 0) {
+        job_add_reason(reasons, "package", file, "ROMA.10011", "The package could not be decompressed.");
+        return 0;
+    }
+    struct archive_entry *e;
+    long entries = 0;
+    int r, manifests = 0, manifest_ok = 0;
+    while (rc == 0 && (r = archive_read_next_header(pr.a, &e)) == ARCHIVE_OK) {
+        if (++entries > g_wcfg.import_max_entries) {
+            job_add_reasonf(reasons, "package", file, ASSET_ERR_PKG_LIMIT,
+                            "The package holds more than %ld entries (ROMA_IMPORT_MAX_ENTRIES).", g_wcfg.import_max_entries);
+            rc = 1;
+            break;
+        }
+        int kind = entry_kind(archive_entry_pathname(e));
+        if (kind == ENTRY_OTHER) continue;
+        char *text = NULL;
+        size_t tlen = 0;
+        const char *limit = "";
+        int rr = read_entry(&pr, kind == ENTRY_MANIFEST ? &text : NULL, &tlen, &limit);
+        if (rr == ROMA_ENOMEM) {
+            rc = rr;
+            break;
+        }
+        if (rr == ROMA_ETOOBIG) {
+            job_add_reasonf(reasons, "package", file, ASSET_ERR_PKG_LIMIT, "The package is over a limit (%s: %ld bytes).", limit,
+                            !strcmp(limit, "ROMA_IMPORT_MAX_BYTES") ? g_wcfg.import_max_bytes : g_wcfg.import_max_entry_bytes);
+            rc = 1;
+            break;
+        }
+        if (rr != 0) {
+            job_add_reason(reasons, "package", file, "ROMA.10011", "The package could not be decompressed.");
+            rc = 1;
+            break;
+        }
+        if (kind == ENTRY_MANIFEST) {
+            app_verr verr;
+            cJSON *m = ++manifests == 1 ? pkg_parse_json(text, tlen, &verr) : NULL;
+            const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "format"));
+            const cJSON *ver = cJSON_GetObjectItemCaseSensitive(m, "version");
+            manifest_ok = fmt && !strcmp(fmt, ASSET_PKG_FORMAT) && cJSON_IsNumber(ver) && ver->valuedouble == ASSET_PKG_VERSION;
+            cJSON_Delete(m);
+            free(text);
         }
     }
-    if (rc == 0 && r != ARCHIVE_EOF) rc = ROMA_EINVAL;
-    archive_read_free(a);
+    if (rc == 0 && r != ARCHIVE_EOF) {
+        job_add_reason(reasons, "package", file, "ROMA.10011", "The package could not be decompressed.");
+    } else if (rc == 0 && (manifests != 1 || !manifest_ok)) {
+        job_add_reason(reasons, "package", file, ASSET_ERR_BAD_PACKAGE,
+                       "Not an openroma-assets version 1 package (one manifest.json).");
+    }
+    pkg_close(&pr);
+    return rc == ROMA_ENOMEM ? rc : 0;
+}
+
+/* ---- one document ---- */
+
+/* Error classes of PostgreSQL that mean "this data cannot be stored" (22 data exception, 23 integrity
+ * constraint): retrying cannot help, so they are the document's reason, not a job failure. */
+static int sqlstate_permanent(const char *state) { return !strncmp(state, "22", 2) || !strncmp(state, "23", 2); }
+
+/* The secret of the imported app (heap, crypto_free_secret): a plain one chosen in the document, the
+ * grant's when it opens and names the importing user, else a fresh random one. NULL on OOM/no entropy. */
+static char *secret_for(job *j, const cJSON *app, const char *chosen)
+{
+    if (chosen) return strdup(chosen);
+    const char *grant = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "secret_grant"));
+    char *open = grant ? crypto_open(grant) : NULL;
+    if (open) {
+        char *nl = strchr(open, '\n');
+        size_t ulen = nl ? (size_t)(nl - open) : 0;
+        /* bound to its exporter: only they could read it directly */
+        if (nl && *j->created_by && ulen == strlen(j->created_by) && !memcmp(open, j->created_by, ulen) &&
+            app_check_secret(nl + 1, "secret", NULL) == 0) {
+            char *s = strdup(nl + 1);
+            crypto_free_secret(open);
+            return s;
+        }
+        crypto_free_secret(open);
+    }
+    char fresh[APP_RANDOM_SECRET_LEN + 1];
+    if (app_random_secret(fresh, sizeof fresh) != 0) return NULL;
+    char *s = strdup(fresh);
+    explicit_bzero(fresh, sizeof fresh);
+    return s;
+}
+
+/* The validated document as app_import_doc() takes it: only checked fields reach SQL. */
+static char *clean_doc(const char *id, const char *name, const char *remark, const char *key, const char *sealed,
+                       const app_members_req *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *mem = o ? cJSON_AddArrayToObject(o, "members") : NULL;
+    int ok = mem && (!id || cJSON_AddStringToObject(o, "id", id)) && cJSON_AddStringToObject(o, "name", name) &&
+             cJSON_AddStringToObject(o, "remark", remark ? remark : "") && cJSON_AddStringToObject(o, "key", key) &&
+             cJSON_AddStringToObject(o, "secret_sealed", sealed);
+    for (int i = 0; ok && i < m->n; i++) {
+        cJSON *u = cJSON_CreateObject(), *roles = NULL;
+        if (!u || !cJSON_AddItemToArray(mem, u)) {
+            cJSON_Delete(u);
+            ok = 0;
+            break;
+        }
+        ok = cJSON_AddStringToObject(u, "user_id", m->users[i].user_id) && (roles = cJSON_AddArrayToObject(u, "roles")) &&
+             app_roles_to_json(m->users[i].roles, roles) == 0;
+    }
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Merge onto the existing app with this name or key, as PUT /apps/{id} {remark} by the job's user.
+ * 1 merged, 0 reason added, ROMA_EIO. */
+static int merge_app(job *j, const char *name, const char *key, const char *remark, const char *user_name,
+                     job_reasons *reasons)
+{
+    const char *p[] = {j->instance_id, name, key};
+    PGresult *res = db_exec(j->db, "SELECT id FROM apps WHERE instance_id = $1 AND (name = $2 OR key = $3) LIMIT 2", 3, p);
+    if (!db_ok(res, PGRES_TUPLES_OK, j->rid)) {
+        PQclear(res);
+        return ROMA_EIO;
+    }
+    if (PQntuples(res) != 1) { /* name of one app, key of another (or gone meanwhile): nothing to merge onto */
+        PQclear(res);
+        job_add_reason(reasons, "application", name, ASSET_ERR_APP_EXISTS, "An application with this name or key already exists.");
+        return 0;
+    }
+    char id[65];
+    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    app_ref ref;
+    int rc = app_lookup(j->db, j->instance_id, id, j->created_by, &ref);
+    if (rc == 0 && !app_ref_can(&ref, APP_NEED_UPDATE)) rc = ROMA_EDENIED;
+    if (rc == 0) {
+        app_update_req u = {.doc = NULL, .name = NULL, .remark = remark, .favorite = -1};
+        PGresult *row = NULL;
+        int conflict;
+        rc = app_store_update(j->db, j->instance_id, id, j->created_by, user_name, &u, j->rid, &row, &conflict);
+        PQclear(row);
+    }
+    switch (rc) {
+    case 0: return 1;
+    case ROMA_EDENIED:
+        job_add_reason(reasons, "application", name, ASSET_ERR_NO_PERMISSION,
+                       "You have no permission to modify the existing application.");
+        return 0;
+    case ROMA_ENOTFOUND:
+        job_add_reason(reasons, "application", name, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
+        return 0;
+    default: return ROMA_EIO;
+    }
+}
+
+/* Checks one document and imports it. 1 imported/merged, 0 reason added, ROMA_EIO / ROMA_ENOMEM. */
+static int import_doc(job *j, const char *entry, const char *text, size_t len, int merge, const char *prefix,
+                      const char *user_name, job_reasons *reasons)
+{
+    app_verr verr = {0};
+    cJSON *doc = pkg_parse_json(text, len, &verr);
+    const cJSON *app = cJSON_GetObjectItemCaseSensitive(doc, "app");
+    if (!cJSON_IsObject(app)) {
+        cJSON_Delete(doc);
+        job_add_reasonf(reasons, "application", entry, ASSET_ERR_BAD_PACKAGE, "The document is invalid: %s",
+                        doc ? "no \"app\" object." : verr.msg);
+        return 0;
+    }
+    app_create_req cr;
+    app_members_req m = {0};
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(app, "id");
+    const cJSON *members = cJSON_GetObjectItemCaseSensitive(app, "members");
+    char name[APP_NAME_BYTES + 256], key[APP_KEY_MAX * 4 + 256], genkey[APP_RANDOM_KEY_LEN + 1];
+    int bad = app_check_create_object(app, &cr, &verr) != 0;
+    if (!bad && id && !cJSON_IsNull(id) && !(cJSON_IsString(id) && util_is_uuid(id->valuestring))) {
+        snprintf(verr.msg, sizeof verr.msg, "Invalid parameter id: it must be a UUID.");
+        bad = 1;
+    }
+    if (!bad && members && !cJSON_IsNull(members) && app_check_members_array(members, "members", "user_id", &m, &verr) != 0)
+        bad = 1;
+    if (!bad && !cr.key && app_random_key(genkey, sizeof genkey) != 0) {
+        cJSON_Delete(doc);
+        return ROMA_EIO;
+    }
+    if (!bad) { /* the prefixed values must pass the same rules */
+        snprintf(name, sizeof name, "%s%s", prefix, cr.name);
+        snprintf(key, sizeof key, "%s%s", prefix, cr.key ? cr.key : genkey);
+        bad = app_check_name(name, "name", &verr) != 0 || app_check_key(key, "key", &verr) != 0;
+    }
+    if (bad) {
+        const char *shown = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "name"));
+        job_add_reason(reasons, "application", shown ? shown : entry, ASSET_ERR_BAD_FIELD, verr.msg);
+        app_members_req_free(&m);
+        cJSON_Delete(doc);
+        return 0;
+    }
+    char *secret = secret_for(j, app, cr.secret);
+    char *sealed = secret ? crypto_seal(secret) : NULL;
+    if (secret) crypto_free_secret(secret);
+    char *clean = sealed ? clean_doc(cJSON_IsString(id) ? id->valuestring : NULL, name, cr.remark, key, sealed, &m) : NULL;
+    free(sealed);
+    app_members_req_free(&m);
+    if (!clean) {
+        cJSON_Delete(doc);
+        return ROMA_ENOMEM;
+    }
+    int rc = 1;
+    if (db_command(j->db, "SAVEPOINT app_imp", j->rid) != 0) rc = ROMA_EIO;
+    const char *p[] = {clean, j->project_id, j->instance_id, j->created_by, user_name};
+    PGresult *res = rc == 1 ? db_exec(j->db, "SELECT app_import_doc($1::jsonb, $2, $3, $4, $5)", 5, p) : NULL;
+    const char *state = res && PQresultStatus(res) != PGRES_TUPLES_OK ? db_sqlstate(res) : "";
+    int clash = !strcmp(state, "23505");
+    if (res && *state && !clash) {
+        if (sqlstate_permanent(state)) {
+            log_warn(j->rid, "import.doc_refused", "job %s: %s refused by the database (sqlstate %s)", j->id, entry, state);
+            job_add_reasonf(reasons, "application", name, ASSET_ERR_BAD_PACKAGE, "The database refused the application (%s).", state);
+            rc = 0;
+        } else {
+            (void)db_ok(res, PGRES_TUPLES_OK, j->rid);
+            rc = ROMA_EIO;
+        }
+    }
+    PQclear(res);
+    if ((clash || rc == 0) && db_command(j->db, "ROLLBACK TO SAVEPOINT app_imp", j->rid) != 0) rc = ROMA_EIO;
+    else if (rc == 1 && !clash && db_command(j->db, "RELEASE SAVEPOINT app_imp", j->rid) != 0) rc = ROMA_EIO;
+    if (rc == 1 && clash) {
+        if (merge)
+            rc = merge_app(j, name, key, cr.remark, user_name, reasons);
+        else {
+            job_add_reason(reasons, "application", name, ASSET_ERR_APP_EXISTS, "An application with this name or key already exists.");
+            rc = 0;
+        }
+    }
+    cJSON_free(clean);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* Pass 2, inside the finishing transaction: every app document, one at a time. 0 or an error. */
+static int import_all(job *j, const void *data, size_t len, int merge, const char *prefix, const char *user_name,
+                      job_reasons *reasons, int *imported)
+{
+    pkg_reader pr;
+    int rc = pkg_open(&pr, data, len);
+    if (rc != 0) return rc == ROMA_ENOMEM ? rc : ROMA_EIO; /* pass 1 opened it */
+    struct archive_entry *e;
+    while (rc == 0 && archive_read_next_header(pr.a, &e) == ARCHIVE_OK) {
+        const char *path = archive_entry_pathname(e);
+        if (entry_kind(path) != ENTRY_APP) continue;
+        char entry[128];
+        snprintf(entry, sizeof entry, "%s", path);
+        char *text = NULL;
+        size_t tlen = 0;
+        const char *limit = "";
+        int rr = read_entry(&pr, &text, &tlen, &limit);
+        if (rr == ROMA_ENOMEM) {
+            rc = rr;
+            break;
+        }
+        if (rr != 0) { /* pass 1 read the same bytes: cannot happen, but never import half a document */
+            job_add_reason(reasons, "application", entry, "ROMA.10011", "The document could not be decompressed.");
+            continue;
+        }
+        int r = import_doc(j, entry, text, tlen, merge, prefix, user_name, reasons);
+        free(text);
+        if (r < 0) rc = r;
+        *imported += r > 0;
+    }
+    pkg_close(&pr);
     return rc;
 }
 
@@ -97,81 +435,6 @@ static PGresult *load_upload(job *j)
         return NULL;
     }
     return res;
-}
-
-/* Makes doc importable here: prefix the name, replace a secret this deployment cannot open. */
-static int prepare_doc(cJSON *app, const char *prefix)
-{
-    if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "name"))) return ROMA_EINVAL;
-    /* the key is unique per instance like the name: prefix both, or a prefixed copy always clashes */
-    static const char *const prefixed[] = {"name", "key"};
-    for (size_t i = 0; *prefix && i < 2; i++) {
-        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, prefixed[i]));
-        if (!v) continue;
-        size_t n = strlen(prefix) + strlen(v) + 1;
-        char *pv = malloc(n);
-        if (!pv) return ROMA_ENOMEM;
-        snprintf(pv, n, "%s%s", prefix, v);
-        cJSON *item = cJSON_CreateString(pv);
-        free(pv);
-        if (!item || !cJSON_ReplaceItemInObjectCaseSensitive(app, prefixed[i], item)) {
-            cJSON_Delete(item);
-            return ROMA_ENOMEM;
-        }
-    }
-    const char *sealed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "secret_sealed"));
-    char *open = sealed ? crypto_open(sealed) : NULL;
-    if (open) {
-        crypto_free_secret(open);
-        return 0;
-    }
-    char fresh[33];
-    if (crypto_random_token(fresh, sizeof fresh, 32) != 0) return ROMA_EIO;
-    char *resealed = crypto_seal(fresh);
-    memset(fresh, 0, sizeof fresh);
-    if (!resealed) return ROMA_ENOMEM;
-    cJSON_DeleteItemFromObjectCaseSensitive(app, "secret_sealed");
-    cJSON_AddStringToObject(app, "secret_sealed", resealed);
-    free(resealed);
-    return 0;
-}
-
-/* Imports one app document under a savepoint. 1 imported/merged, 0 clash (reason added), ROMA_EIO. */
-static int import_app(job *j, cJSON *app, int merge, const char *user_name, cJSON *reasons)
-{
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(app, "name"));
-    char *doc = cJSON_PrintUnformatted(app);
-    if (!doc) return ROMA_ENOMEM;
-    if (db_command(j->db, "SAVEPOINT app_imp", j->rid) != 0) {
-        cJSON_free(doc);
-        return ROMA_EIO;
-    }
-    const char *p[] = {doc, j->project_id, j->instance_id, j->created_by, user_name};
-    PGresult *res = db_exec(j->db, "SELECT app_import_doc($1::jsonb, $2, $3, $4, $5)", 5, p);
-    int rc = 1;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int clash = !strcmp(db_sqlstate(res), "23505");
-        if (!clash) (void)db_ok(res, PGRES_TUPLES_OK, j->rid);
-        rc = clash ? 0 : ROMA_EIO;
-    }
-    PQclear(res);
-    if (rc == 0 && db_command(j->db, "ROLLBACK TO SAVEPOINT app_imp", j->rid) != 0) rc = ROMA_EIO;
-    if (rc == 0 && merge) {
-        const char *mp[] = {j->project_id, j->instance_id, doc};
-        res = db_exec(j->db,
-                      "UPDATE apps SET remark = COALESCE($3::jsonb->>'remark', remark), update_time = now()"
-                      " WHERE project_id = $1 AND instance_id = $2 AND (name = $3::jsonb->>'name' OR key = $3::jsonb->>'key')",
-                      3, mp);
-        if (!db_ok(res, PGRES_COMMAND_OK, j->rid)) rc = ROMA_EIO;
-        else if (atoi(PQcmdTuples(res)) >= 1) rc = 1;
-        PQclear(res);
-    }
-    if (rc == 0)
-        job_add_reason(reasons, "application", name ? name : "", ASSET_ERR_APP_EXISTS,
-                       "An application with this name or key already exists.");
-    if (rc == 1 && db_command(j->db, "RELEASE SAVEPOINT app_imp", j->rid) != 0) rc = ROMA_EIO;
-    cJSON_free(doc);
-    return rc;
 }
 
 static int user_name_of(job *j, char out[65])
@@ -190,42 +453,32 @@ int import_run(job *j)
     const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j->request, "prefix"));
     const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j->request, "file_name"));
     int merge = mode && !strcmp(mode, "Merge");
+    if (!file) file = "";
+    if (!prefix) prefix = "";
     PGresult *up = load_upload(j);
     if (!up) return ROMA_EIO;
-    cJSON *manifest = NULL, *docs = cJSON_CreateArray(), *reasons = cJSON_CreateArray();
-    int rc = docs && reasons ? 0 : ROMA_ENOMEM;
-    if (rc == 0 && read_package(PQgetvalue(up, 0, 0), (size_t)PQgetlength(up, 0, 0), &manifest, docs) != 0)
-        job_add_reason(reasons, "package", file ? file : "", "ROMA.10011", "The package could not be decompressed.");
-    PQclear(up);
-    const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(manifest, "format"));
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(manifest, "version");
-    if (rc == 0 && !cJSON_GetArraySize(reasons) &&
-        (!fmt || strcmp(fmt, ASSET_PKG_FORMAT) != 0 || !cJSON_IsNumber(ver) || ver->valueint != ASSET_PKG_VERSION))
-        job_add_reason(reasons, "package", file ? file : "", ASSET_ERR_BAD_PACKAGE,
-                       "Not an openroma-assets version 1 package.");
+    const void *data = PQgetvalue(up, 0, 0);
+    size_t len = (size_t)PQgetlength(up, 0, 0);
+    job_reasons reasons;
+    int rc = job_reasons_init(&reasons);
+    if (rc == 0) rc = check_package(data, len, file, &reasons);
+    int refused = reasons.total > 0; /* the package as a whole: nothing of it is imported */
     if (rc == 0) rc = job_step(j, 0.3);
     char user_name[65];
     if (rc == 0) rc = user_name_of(j, user_name);
     if (rc == 0) rc = job_finish_begin(j);
-    int imported = 0;
-    for (cJSON *d = cJSON_GetArraySize(reasons) ? NULL : docs->child; rc == 0 && d; d = d->next) {
-        cJSON *app = cJSON_GetObjectItemCaseSensitive(d, "app");
-        if (!cJSON_IsObject(app) || prepare_doc(app, prefix ? prefix : "") != 0) {
-            job_add_reason(reasons, "application", "", ASSET_ERR_BAD_PACKAGE, "An application document is invalid.");
-            continue;
-        }
-        int r = import_app(j, app, merge, user_name, reasons);
-        if (r < 0) rc = r;
-        imported += r > 0;
-    }
+    int imported = 0, began = rc == 0;
+    if (rc == 0 && !refused) rc = import_all(j, data, len, merge, prefix, user_name, &reasons, &imported);
     if (rc == 0) {
-        rc = job_finish_commit(j, cJSON_GetArraySize(reasons) ? "FAILED" : "SUCCEEDED", reasons, NULL);
-        if (rc == 0) log_info(j->rid, "import.done", "job %s: %d apps imported (%s)", j->id, imported, merge ? "Merge" : "AddNew");
-    } else if (rc != JOB_FENCED) {
+        long nreasons = reasons.total;
+        rc = job_finish_commit(j, &reasons, NULL);
+        if (rc == 0)
+            log_info(j->rid, "import.done", "job %s: %d apps imported (%s), %ld reasons", j->id, imported,
+                     merge ? "Merge" : "AddNew", nreasons);
+    } else if (began) {
         job_finish_abort(j);
     }
-    cJSON_Delete(manifest);
-    cJSON_Delete(docs);
-    cJSON_Delete(reasons);
+    PQclear(up);
+    job_reasons_free(&reasons);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "job.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,9 +261,24 @@ void job_finish_abort(job *j)
         log_warn(j->rid, "job.rollback_failed", "job %s: the connection is reset on its next use", j->id);
 }
 
-int job_finish_commit(job *j, const char *status, const cJSON *reasons, const char *archive_id)
+int job_finish_commit(job *j, job_reasons *reasons, const char *archive_id)
 {
-    char *rtext = cJSON_PrintUnformatted(reasons);
+    long kept = cJSON_GetArraySize(reasons->list);
+    const char *status = reasons->total > 0 ? "FAILED" : "SUCCEEDED";
+    if (reasons->total > kept) { /* the count of what was left out, as one last reason */
+        cJSON *o = cJSON_CreateObject();
+        char msg[64];
+        snprintf(msg, sizeof msg, "%ld more reasons were left out.", reasons->total - kept);
+        if (!o || !cJSON_AddStringToObject(o, "resource_type", "job") || !cJSON_AddStringToObject(o, "resource_name", j->id) ||
+            !cJSON_AddStringToObject(o, "error_code", ASSET_ERR_REASONS_OMITTED) || !cJSON_AddStringToObject(o, "error_msg", msg) ||
+            !cJSON_AddItemToArray(reasons->list, o)) {
+            cJSON_Delete(o);
+            job_finish_abort(j);
+            return ROMA_ENOMEM;
+        }
+        reasons->total = kept; /* the list now tells the rest itself: a second commit must not add it again */
+    }
+    char *rtext = cJSON_PrintUnformatted(reasons->list);
     if (!rtext) {
         job_finish_abort(j);
         return ROMA_ENOMEM;
@@ -316,13 +332,82 @@ void job_done(job *j)
     j->request = NULL;
 }
 
-void job_add_reason(cJSON *reasons, const char *type, const char *name, const char *code, const char *msg)
+int job_reasons_init(job_reasons *r)
 {
+    r->total = 0;
+    r->list = cJSON_CreateArray();
+    return r->list ? 0 : ROMA_ENOMEM;
+}
+
+void job_reasons_free(job_reasons *r)
+{
+    cJSON_Delete(r->list);
+    r->list = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or code points above U+10FFFF),
+ * 0 when invalid. Stops at NUL: a NUL byte is never a continuation byte. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0], cp, min;
+    size_t n;
+    if (c < 0x80) return 1;
+    if ((c & 0xe0) == 0xc0) n = 2, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0) n = 3, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0) n = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+#define REASON_NAME_MAX 64 /* code points of resource_name (SPEC 1-64) */
+#define REASON_MSG_MAX 256 /* of error_msg (SPEC says 64; ours name the field and its rule) */
+
+/* Copies at most max code points of in to out (>= 4 * max + 1 bytes), each
+ * invalid byte or control character replaced by '?'. Reason texts reach jsonb (which refuses invalid
+ * UTF-8: the job would fail to finish, forever) and users' terminals. */
+static void clip_text(const char *in, char *out, int max)
+{
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    size_t o = 0;
+    for (int cps = 0; *p && cps < max; cps++) {
+        size_t n = utf8_seq(p);
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+            out[o++] = '?';
+            p += n ? n : 1;
+            continue;
+        }
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+    }
+    out[o] = '\0';
+}
+
+void job_add_reason(job_reasons *r, const char *type, const char *name, const char *code, const char *msg)
+{
+    r->total++;
+    if (cJSON_GetArraySize(r->list) >= g_wcfg.max_reasons) return;
+    char cname[4 * REASON_NAME_MAX + 1], cmsg[4 * REASON_MSG_MAX + 1];
+    clip_text(name, cname, REASON_NAME_MAX);
+    clip_text(msg, cmsg, REASON_MSG_MAX);
     cJSON *o = cJSON_CreateObject();
-    if (!o) return;
-    cJSON_AddStringToObject(o, "resource_type", type);
-    cJSON_AddStringToObject(o, "resource_name", name);
-    cJSON_AddStringToObject(o, "error_code", code);
-    cJSON_AddStringToObject(o, "error_msg", msg);
-    cJSON_AddItemToArray(reasons, o);
+    if (!o || !cJSON_AddStringToObject(o, "resource_type", type) || !cJSON_AddStringToObject(o, "resource_name", cname) ||
+        !cJSON_AddStringToObject(o, "error_code", code) || !cJSON_AddStringToObject(o, "error_msg", cmsg) ||
+        !cJSON_AddItemToArray(r->list, o))
+        cJSON_Delete(o); /* out of memory: the reason is still counted, so the job still FAILs */
+}
+
+void job_add_reasonf(job_reasons *r, const char *type, const char *name, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    job_add_reason(r, type, name, code, msg);
 }

@@ -27,6 +27,10 @@ typedef struct worker_cfg {
     long batch;            /* ROMA_ASSET_BATCH_SIZE */
     long archive_ttl_s;    /* ROMA_ARCHIVE_TTL_S */
     char *tmp_dir;         /* ROMA_ASSET_TMP_DIR */
+    long max_reasons;      /* ROMA_JOB_MAX_REASONS */
+    long import_max_entries;     /* ROMA_IMPORT_MAX_ENTRIES */
+    long import_max_entry_bytes; /* ROMA_IMPORT_MAX_ENTRY_BYTES */
+    long import_max_bytes;       /* ROMA_IMPORT_MAX_BYTES (inflated, whole package) */
     long test_delay_ms;    /* ROMA_ASSET_TEST_DELAY_MS (test-only) */
     char *log_level;       /* ROMA_LOG_LEVEL */
 } worker_cfg;
@@ -47,6 +51,13 @@ typedef struct job {
     int slot;               /* lease registry slot = executor index */
 } job;
 
+/* The reasons of a job, bounded: the first ROMA_JOB_MAX_REASONS are kept, the rest only counted, so a
+ * hostile package with 100,000 bad documents costs one short list (and a bounded status reply). */
+typedef struct job_reasons {
+    cJSON *list; /* kept reasons (owned) */
+    long total;  /* every reason added, kept or not */
+} job_reasons;
+
 /* Run results (besides 0 = finished and committed). */
 #define JOB_FENCED ROMA_ECONFLICT   /* another attempt owns the job now: stop, touch nothing */
 #define JOB_STOPPING ROMA_EUNAVAIL  /* the worker is shutting down: give the job back */
@@ -62,9 +73,10 @@ int job_step(job *j, double progress) ROMA_MUST_USE;
 
 /* BEGIN + lock the job row under the fence. 0, JOB_FENCED (rolled back) or ROMA_EIO (rolled back). */
 int job_finish_begin(job *j) ROMA_MUST_USE;
-/* Sets the final state inside the finishing transaction and COMMITs. status "SUCCEEDED" | "FAILED";
- * reasons: JSON array (borrowed); archive_id or NULL. 0 or ROMA_EIO (rolled back). */
-int job_finish_commit(job *j, const char *status, const cJSON *reasons, const char *archive_id) ROMA_MUST_USE;
+/* Sets the final state inside the finishing transaction and COMMITs: FAILED when reasons holds any,
+ * else SUCCEEDED. Reasons beyond the kept ones become one last entry counting them (ROMA.00015007).
+ * archive_id or NULL. 0 or ROMA_EIO (rolled back). */
+int job_finish_commit(job *j, job_reasons *reasons, const char *archive_id) ROMA_MUST_USE;
 /* Rolls the finishing transaction back (error path). */
 void job_finish_abort(job *j);
 
@@ -75,8 +87,16 @@ void job_release(job *j, int graceful);
 /* Unregisters the lease and frees the request. */
 void job_done(job *j);
 
-/* Appends {resource_type, resource_name, error_code, error_msg} to reasons. */
-void job_add_reason(cJSON *reasons, const char *type, const char *name, const char *code, const char *msg);
+/* 0 or ROMA_ENOMEM. */
+int job_reasons_init(job_reasons *r) ROMA_MUST_USE;
+void job_reasons_free(job_reasons *r);
+/* Counts a reason and, while fewer than ROMA_JOB_MAX_REASONS are kept, appends {resource_type,
+ * resource_name, error_code, error_msg}. name is cut to 64 characters (SPEC), msg to 256, with
+ * invalid UTF-8 and control characters replaced by '?': they may come from a hostile package. */
+void job_add_reason(job_reasons *r, const char *type, const char *name, const char *code, const char *msg);
+/* Like job_add_reason with a printf-formatted message. */
+void job_add_reasonf(job_reasons *r, const char *type, const char *name, const char *code, const char *fmt, ...)
+    ROMA_PRINTF(5, 6);
 
 /* The lease renewal thread: one private connection, renews every registered job each
  * ROMA_JOB_HEARTBEAT_MS. */

@@ -33,6 +33,10 @@ static const cfg_entry config_table[] = {
     {"ROMA_ASSET_BATCH_SIZE", CFG_INT, "500", "apps read per page while exporting / checked per step while deleting", &g_wcfg.batch, 1, 10000},
     {"ROMA_ARCHIVE_TTL_S", CFG_INT, "86400", "how long an export archive stays downloadable", &g_wcfg.archive_ttl_s, 60, 31536000},
     {"ROMA_ASSET_TMP_DIR", CFG_STR, "/tmp", "directory for the temporary zip of a running export", &g_wcfg.tmp_dir, 0, 0},
+    {"ROMA_JOB_MAX_REASONS", CFG_INT, "100", "reasons a job keeps; beyond, one last reason (ROMA.00015007) counts the rest", &g_wcfg.max_reasons, 1, ASSET_REASONS_MAX},
+    {"ROMA_IMPORT_MAX_ENTRIES", CFG_INT, "10001", "entries an import package may hold (manifest included); more: FAILED, ROMA.00015008", &g_wcfg.import_max_entries, 1, 1000000},
+    {"ROMA_IMPORT_MAX_ENTRY_BYTES", CFG_INT, "1048576", "inflated bytes of one package entry (an app document with 1,000 members is about 150 KiB)", &g_wcfg.import_max_entry_bytes, 4096, 67108864},
+    {"ROMA_IMPORT_MAX_BYTES", CFG_INT, "67108864", "inflated bytes of a whole import package (counted while inflating, not from the zip's claims)", &g_wcfg.import_max_bytes, 65536, 4294967296L},
     {"ROMA_ASSET_TEST_DELAY_MS", CFG_INT, "0", "TEST ONLY: sleep between job steps so fault tests can catch jobs mid-way", &g_wcfg.test_delay_ms, 0, 60000},
     {"ROMA_LOG_LEVEL", CFG_STR, "info", "debug, info, warn or error", &g_wcfg.log_level, 0, 0},
 };
