@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app_validate.h"
 #include "asset_job.h"
 #include "http.h"
 #include "jobs.h"
@@ -220,8 +221,12 @@ static void import_asset(req *r)
     }
     n = req_query(r, "prefix", prefix, sizeof prefix);
     if (n == -1) prefix[0] = '\0';
-    if (n == -2 || util_utf8_len(prefix) < 0 || util_utf8_len(prefix) > 64) {
-        reply_bad_param(r, "The parameter prefix must be at most 64 characters.");
+    /* the prefix becomes part of every name: it must be name characters itself (app_validate.c);
+     * a prefixed name or key that then breaks its rule is that app's reason in the job */
+    app_verr verr;
+    if (n == -2 || util_utf8_len(prefix) < 0 || util_utf8_len(prefix) > 64 ||
+        (prefix[0] && app_check_name(prefix, "prefix", &verr) != 0)) {
+        reply_bad_param(r, "The parameter prefix must be at most 64 characters of those allowed in application names.");
         return;
     }
     n = req_query(r, "datasource_overwrite", overwrite, sizeof overwrite);

@@ -128,13 +128,23 @@ cJSON *jobs_show(PGconn *db, const char *project_id, const char *instance_id, co
 {
     *rc = ROMA_ENOTFOUND;
     if (!util_is_hex32(job_id)) return NULL;
-    const char *p[] = {job_id, project_id, instance_id};
+    char maxr[16];
+    snprintf(maxr, sizeof maxr, "%d", ASSET_REASONS_REPLY_MAX);
+    const char *p[] = {job_id, project_id, instance_id, maxr};
+    /* The reply is bounded whatever the row holds (rows written before the worker capped its reasons
+     * held 100,000 of them): at most ASSET_REASONS_REPLY_MAX reasons, each text cut to 256 characters. */
     PGresult *res = db_exec(db,
-                            "SELECT type, status, reasons::text, progress, archive_id,"
+                            "SELECT type, status,"
+                            " (SELECT COALESCE(jsonb_agg(jsonb_build_object("
+                            "    'resource_type', left(x.e->>'resource_type', 256), 'resource_name', left(x.e->>'resource_name', 256),"
+                            "    'error_code', left(x.e->>'error_code', 256), 'error_msg', left(x.e->>'error_msg', 256)) ORDER BY x.n), '[]')"
+                            "  FROM (SELECT e, n FROM jsonb_array_elements(CASE jsonb_typeof(reasons) WHEN 'array' THEN reasons"
+                            "        ELSE '[]' END) WITH ORDINALITY AS t(e, n) ORDER BY n LIMIT $4::int) x)::text,"
+                            " progress, archive_id,"
                             " (extract(epoch FROM COALESCE(begin_time, created_at)) * 1000)::bigint,"
                             " (extract(epoch FROM end_time) * 1000)::bigint"
                             " FROM asset_jobs WHERE id = $1 AND project_id = $2 AND instance_id = $3",
-                            3, p);
+                            4, p);
     if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
         PQclear(res);
         *rc = ROMA_EIO;
