@@ -27,6 +27,10 @@ def create_apps_sql(stack, n, prefix):
         " last_updated_user_id, last_updated_user_name)"
         f" SELECT '{stack.project_id}', '{stack.instance_id}', '{prefix}-' || g, 'bulk ' || g, '{prefix}k' || g,"
         f" '{sealed}', '{uid}', '{uname}', '{uid}', '{uname}' FROM generate_series(1, {n}) g")
+    # the creator's member row with all five roles, as CreateRomaApp writes it (jobs check roles per app)
+    stack.sql("INSERT INTO app_members (app_id, user_id, roles) SELECT id, created_by,"
+              " ARRAY['read', 'access', 'delete', 'modify', 'admin'] FROM apps"
+              f" WHERE name LIKE '{prefix}-%' ON CONFLICT DO NOTHING")
     ids = stack.sql(f"SELECT id FROM apps WHERE name LIKE '{prefix}-%' ORDER BY id").split()
     assert len(ids) == n
     return ids

@@ -74,7 +74,11 @@ int delete_run(job *j)
     rc = job_finish_begin(j);
     int deleted = 0;
     for (const cJSON *a = apps ? apps->child : NULL; rc == 0 && a; a = a->next) {
-        int r = cJSON_IsString(a) ? delete_app(j, a->valuestring, &reasons) : ROMA_EINVAL;
+        int r = 0;
+        if (cJSON_IsString(a)) /* the API stores ids as strings; anything else is a reason, never a retry */
+            r = delete_app(j, a->valuestring, &reasons);
+        else
+            job_add_reason(&reasons, "application", "", ASSET_ERR_BAD_FIELD, "The application id must be a string.");
         if (r < 0) rc = r;
         deleted += r == 1;
     }
