@@ -13,17 +13,10 @@ import zipfile
 import pytest
 
 from asset_helpers import create_apps, submit, wait_job
+from test_apps import User
 from test_platform import err
 
 MANIFEST = json.dumps({"format": "openroma-assets", "version": 1, "apps": [], "tasks": []})
-
-
-class User:
-    def __init__(self, stack):
-        self.name = f"user-{uuid.uuid4().hex[:10]}"
-        self.id = stack.admin("user-create", "--project", stack.project_id, "--name", self.name,
-                              "--password", "Passw0rd-assets").strip()
-        self.client = stack.client(token=stack.admin("token-create", "--user", self.id).strip())
 
 
 @pytest.fixture(scope="module")

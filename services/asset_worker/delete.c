@@ -18,7 +18,6 @@
 
 #include "asset_job.h"
 #include "db.h"
-#include "services/api/app_store.h"
 #include "job.h"
 #include "log.h"
 
@@ -29,29 +28,19 @@
 static int delete_app(job *j, const char *app_id, job_reasons *reasons)
 {
     app_ref ref;
-    int rc = app_lookup(j->db, j->instance_id, app_id, j->created_by, &ref);
-    if (rc == 0 && !app_ref_can(&ref, APP_NEED_DELETE)) rc = ROMA_EDENIED;
-    if (rc == ROMA_EIO) return rc;
-    if (rc == 0) {
-        if (db_command(j->db, "SAVEPOINT app_del", j->rid) != 0) return ROMA_EIO;
-        rc = app_store_delete(j->db, j->instance_id, app_id, j->rid);
-        const char *end = rc == 0 || rc == ROMA_ENOTFOUND ? "RELEASE SAVEPOINT app_del" : "ROLLBACK TO SAVEPOINT app_del";
-        if (db_command(j->db, end, j->rid) != 0) return ROMA_EIO;
-    }
-    switch (rc) {
-    case 0: return 1;
-    case ROMA_ENOTFOUND:
+    int rc = job_app_access(j, app_id, APP_NEED_DELETE, "delete", app_id, reasons, &ref);
+    if (rc <= 0) return rc;
+    if (db_command(j->db, "SAVEPOINT app_del", j->rid) != 0) return ROMA_EIO;
+    rc = app_store_delete(j->db, j->instance_id, app_id, j->rid);
+    const char *end = rc == 0 || rc == ROMA_ENOTFOUND ? "RELEASE SAVEPOINT app_del" : "ROLLBACK TO SAVEPOINT app_del";
+    if (db_command(j->db, end, j->rid) != 0) return ROMA_EIO;
+    if (rc == ROMA_ENOTFOUND) /* deleted since the check */
         job_add_reason(reasons, "application", app_id, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
-        return 0;
-    case ROMA_EDENIED:
-        job_add_reason(reasons, "application", app_id, ASSET_ERR_NO_PERMISSION,
-                       "You have no permission to delete the application.");
-        return 0;
-    case ROMA_ECONFLICT:
+    else if (rc == ROMA_ECONFLICT)
         job_add_reason(reasons, "application", app_id, ASSET_ERR_APP_IN_USE, "The application is still in use.");
-        return 0;
-    default: return ROMA_EIO;
-    }
+    else if (rc != 0)
+        return ROMA_EIO;
+    return rc == 0;
 }
 
 int delete_run(job *j)

@@ -30,7 +30,6 @@
 #include "asset_job.h"
 #include "crypto.h"
 #include "db.h"
-#include "services/api/app_store.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -169,17 +168,12 @@ static int export_page(job *j, zip_out *z, const char *ids_json, const char *aft
         snprintf(last, 128, "%s", id);
         if (found) cJSON_AddItemToArray(found, cJSON_CreateString(id));
         app_ref ref;
-        int acc = app_lookup(j->db, j->instance_id, id, j->created_by, &ref);
-        if (acc == 0 && !app_ref_can(&ref, APP_NEED_SHOW)) acc = ROMA_EDENIED;
-        if (acc == ROMA_EDENIED) {
-            job_add_reason(reasons, "application", id, ASSET_ERR_NO_PERMISSION, "You have no permission to export the application.");
-            continue;
-        }
-        if (acc == ROMA_ENOTFOUND) continue; /* deleted since the page was read: add_missing tells it */
-        if (acc != 0) {
-            rc = ROMA_EIO;
+        int acc = job_app_access(j, id, APP_NEED_SHOW, "export", id, reasons, &ref);
+        if (acc < 0) {
+            rc = acc;
             break;
         }
+        if (acc == 0) continue;
         cJSON *wrap = cJSON_CreateObject();
         cJSON *doc = cJSON_Parse(PQgetvalue(res, i, 1));
         cJSON *entry = cJSON_CreateObject();

@@ -46,7 +46,6 @@
 #include "db.h"
 #include "job.h"
 #include "log.h"
-#include "services/api/app_store.h"
 #include "util.h"
 
 #define READ_CHUNK 16384
@@ -285,26 +284,18 @@ static int merge_app(job *j, const char *name, const char *key, const char *rema
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     app_ref ref;
-    int rc = app_lookup(j->db, j->instance_id, id, j->created_by, &ref);
-    if (rc == 0 && !app_ref_can(&ref, APP_NEED_UPDATE)) rc = ROMA_EDENIED;
-    if (rc == 0) {
-        app_update_req u = {.doc = NULL, .name = NULL, .remark = remark, .favorite = -1};
-        PGresult *row = NULL;
-        int conflict;
-        rc = app_store_update(j->db, j->instance_id, id, j->created_by, user_name, &u, j->rid, &row, &conflict);
-        PQclear(row);
-    }
-    switch (rc) {
-    case 0: return 1;
-    case ROMA_EDENIED:
-        job_add_reason(reasons, "application", name, ASSET_ERR_NO_PERMISSION,
-                       "You have no permission to modify the existing application.");
+    int rc = job_app_access(j, id, APP_NEED_UPDATE, "modify", name, reasons, &ref);
+    if (rc <= 0) return rc;
+    app_update_req u = {.doc = NULL, .name = NULL, .remark = remark, .favorite = -1};
+    PGresult *row = NULL;
+    int conflict;
+    rc = app_store_update(j->db, j->instance_id, id, j->created_by, user_name, &u, j->rid, &row, &conflict);
+    PQclear(row);
+    if (rc == ROMA_EDENIED || rc == ROMA_ENOTFOUND) { /* role revoked or app deleted since the check */
+        job_add_reason(reasons, "application", name, ASSET_ERR_NO_PERMISSION, "You have no permission to modify the application.");
         return 0;
-    case ROMA_ENOTFOUND:
-        job_add_reason(reasons, "application", name, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
-        return 0;
-    default: return ROMA_EIO;
     }
+    return rc == 0 ? 1 : ROMA_EIO;
 }
 
 /* Checks one document and imports it. 1 imported/merged, 0 reason added, ROMA_EIO / ROMA_ENOMEM. */

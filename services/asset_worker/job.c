@@ -411,3 +411,19 @@ void job_add_reasonf(job_reasons *r, const char *type, const char *name, const c
     va_end(ap);
     job_add_reason(r, type, name, code, msg);
 }
+
+int job_app_access(job *j, const char *app_id, unsigned need, const char *action, const char *shown,
+                   job_reasons *reasons, app_ref *ref)
+{
+    int rc = app_lookup(j->db, j->instance_id, app_id, j->created_by, ref);
+    if (rc == 0 && !app_ref_can(ref, need)) rc = ROMA_EDENIED;
+    if (rc == 0) return 1;
+    if (rc == ROMA_ENOTFOUND)
+        job_add_reason(reasons, "application", shown, ASSET_ERR_APP_NOT_FOUND, "The application does not exist.");
+    else if (rc == ROMA_EDENIED)
+        job_add_reasonf(reasons, "application", shown, ASSET_ERR_NO_PERMISSION, "You have no permission to %s the application.",
+                        action);
+    else
+        return ROMA_EIO;
+    return 0;
+}

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "errors.h"
+#include "services/api/app_store.h"
 
 typedef struct worker_cfg {
     char *database_url;    /* ROMA_DATABASE_URL */
@@ -97,6 +98,13 @@ void job_add_reason(job_reasons *r, const char *type, const char *name, const ch
 /* Like job_add_reason with a printf-formatted message. */
 void job_add_reasonf(job_reasons *r, const char *type, const char *name, const char *code, const char *fmt, ...)
     ROMA_PRINTF(5, 6);
+
+/* The role decision for one app of the job's instance, for the job's user, exactly as the direct
+ * operation makes it (app_lookup + app_ref_can of app_store.h with need = APP_NEED_*). 1 allowed (*ref
+ * filled), 0 refused with the reason added under the name shown (ROMA.00014001 not found, ROMA.12001
+ * "You have no permission to <action> the application."), ROMA_EIO. */
+int job_app_access(job *j, const char *app_id, unsigned need, const char *action, const char *shown,
+                   job_reasons *reasons, app_ref *ref) ROMA_MUST_USE;
 
 /* The lease renewal thread: one private connection, renews every registered job each
  * ROMA_JOB_HEARTBEAT_MS. */
