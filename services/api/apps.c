@@ -1,7 +1,8 @@
 /* apps.c: the eleven integration-application operations of spec §2 (CreateRomaApp ... CheckCanAuthUsersOfApp):
  * routes, permission checks and JSON shapes. Field rules live in app_validate.c, SQL in app_store.c.
  *
- * Permissions (the caller's normalised roles on the app, admin implying all):
+ * Permissions (the caller's normalised roles on the app, admin implying all; APP_NEED_* of app_validate.h,
+ * which the asset jobs use too):
  *   show, list, members                any member (read)
  *   update name/remark, delete         admin
  *   update favorite                    any member (favorite is per user)

@@ -324,6 +324,7 @@ static int import_doc(job *j, const char *entry, const char *text, size_t len, i
     if (!bad && members && !cJSON_IsNull(members) && app_check_members_array(members, "members", "user_id", &m, &verr) != 0)
         bad = 1;
     if (!bad && !cr.key && app_random_key(genkey, sizeof genkey) != 0) {
+        app_members_req_free(&m);
         cJSON_Delete(doc);
         return ROMA_EIO;
     }
