@@ -15,7 +15,7 @@ typedef struct cidr {
 } cidr;
 
 typedef struct endpoint {
-    unsigned char addr[16]; /* IPv4 as IPv4-mapped IPv6, like cidr */
+    cidr range; /* a single address (bits 128) or a range, e.g. all of 127.0.0.0/8 */
     unsigned port;
 } endpoint;
 
@@ -154,7 +154,7 @@ static int allows16(const netpolicy *p, const unsigned char a[16], unsigned port
 {
     if (!p) return 1;
     for (size_t i = 0; port && i < p->neps; i++)
-        if (p->eps[i].port == port && !memcmp(p->eps[i].addr, a, 16)) return 0;
+        if (p->eps[i].port == port && cidr_match(&p->eps[i].range, a)) return 0;
     if (any_match(p->deny, p->ndeny, a)) return 0;
     if (p->nallow == 0) return 1;
     return any_match(p->allow, p->nallow, a);
@@ -178,20 +178,34 @@ static int sockaddr16(const struct sockaddr *sa, unsigned char a[16], unsigned *
     return 0;
 }
 
-int netpolicy_deny_endpoint(netpolicy *p, const struct sockaddr *sa)
+static int add_endpoint(netpolicy *p, const cidr *c, unsigned port)
 {
-    unsigned char a[16];
-    unsigned port;
-    if (!p || sockaddr16(sa, a, &port) != 0 || port == 0) return ROMA_EINVAL;
     for (size_t i = 0; i < p->neps; i++)
-        if (p->eps[i].port == port && !memcmp(p->eps[i].addr, a, 16)) return 0;
+        if (p->eps[i].port == port && p->eps[i].range.bits == c->bits && !memcmp(p->eps[i].range.addr, c->addr, 16))
+            return 0;
     endpoint *grown = realloc(p->eps, (p->neps + 1) * sizeof *grown);
     if (!grown) return ROMA_ENOMEM;
     p->eps = grown;
-    memcpy(p->eps[p->neps].addr, a, 16);
+    p->eps[p->neps].range = *c;
     p->eps[p->neps].port = port;
     p->neps++;
     return 0;
+}
+
+int netpolicy_deny_endpoint(netpolicy *p, const struct sockaddr *sa)
+{
+    cidr c;
+    unsigned port;
+    if (!p || sockaddr16(sa, c.addr, &port) != 0 || port == 0) return ROMA_EINVAL;
+    c.bits = 128;
+    return add_endpoint(p, &c, port);
+}
+
+int netpolicy_deny_endpoint_range(netpolicy *p, const char *range, unsigned port)
+{
+    cidr c;
+    if (!p || !range || port == 0 || port > 65535 || parse_cidr(range, strlen(range), &c) != 0) return ROMA_EINVAL;
+    return add_endpoint(p, &c, port);
 }
 
 int netpolicy_allows(const netpolicy *p, const struct sockaddr *sa)

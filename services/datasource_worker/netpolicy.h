@@ -29,6 +29,8 @@ void netpolicy_free(netpolicy *p);
 /* Adds a denied endpoint: sa's address and port (AF_INET or AF_INET6). 0, ROMA_EINVAL (other family or
  * port 0) or ROMA_ENOMEM. Call before the policy is shared with other threads. */
 int netpolicy_deny_endpoint(netpolicy *p, const struct sockaddr *sa) ROMA_MUST_USE;
+/* The same for every address of a range ("127.0.0.0/8") at one port. */
+int netpolicy_deny_endpoint_range(netpolicy *p, const char *range, unsigned port) ROMA_MUST_USE;
 
 /* 1 when connecting to sa (AF_INET or AF_INET6) is allowed, 0 when refused: its address is in a denied
  * range, outside a non-empty allow list, or it is a denied endpoint (address and port). Any other family

@@ -80,6 +80,9 @@ static int is_local(const locals *l, const struct sockaddr *sa)
 
 static int deny_on_locals(netpolicy *p, locals *l, int port)
 {
+    /* all of 127/8 answers for a server bound to 0.0.0.0, not only 127.0.0.1 */
+    int rc = netpolicy_deny_endpoint_range(p, "127.0.0.0/8", (unsigned)port);
+    if (rc) return rc;
     for (int i = 0; i < l->n; i++) {
         set_port(&l->a[i], port);
         int rc = netpolicy_deny_endpoint(p, (struct sockaddr *)&l->a[i]);

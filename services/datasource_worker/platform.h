@@ -8,7 +8,8 @@
  *   - the API: ROMA_HTTP_LISTEN:ROMA_HTTP_PORT (the MQS data plane shares that port);
  *   - ROMA_DS_DENY_ENDPOINTS: any further host:port (a load balancer or gateway in front of the API).
  * A host that is this machine (loopback, unspecified, wildcard, socket directory, or one of its
- * interface addresses) is denied on every local address: a server bound to 0.0.0.0 answers on all of
+ * interface addresses) is denied on every local address (all of 127.0.0.0/8, ::1, 0.0.0.0, :: and
+ * every interface address at start): a server bound to 0.0.0.0 answers on all of
  * them. Names are resolved once, at start (a name that does not resolve then is logged and skipped). */
 #ifndef ROMA_DS_PLATFORM_H
 #define ROMA_DS_PLATFORM_H

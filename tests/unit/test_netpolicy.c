@@ -160,6 +160,12 @@ int main(void)
     check("endpoint refused as IPv4-mapped IPv6", netpolicy_allows(p, (struct sockaddr *)&mapped) == 0);
     struct sockaddr_in zero = db4;
     zero.sin_port = 0;
+    check("range endpoint added", netpolicy_deny_endpoint_range(p, "127.0.0.0/8", 5432) == 0);
+    struct sockaddr_in lo2 = db4;
+    lo2.sin_port = htons(5432);
+    inet_pton(AF_INET, "127.0.0.2", &lo2.sin_addr);
+    check("range endpoint refused", netpolicy_allows(p, (struct sockaddr *)&lo2) == 0);
+    check("bad range endpoint", netpolicy_deny_endpoint_range(p, "127.0.0.0/33", 5432) == ROMA_EINVAL);
     check("endpoint needs a port", netpolicy_deny_endpoint(p, (struct sockaddr *)&zero) == ROMA_EINVAL);
     netpolicy_free(p);
 
