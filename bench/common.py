@@ -119,8 +119,8 @@ def psql(url, sql):
 def create_database(name):
     """A fresh database on the bench's PostgreSQL; returns its URL."""
     url = pg_url()
-    # the superuser on the same server (scripts/pg.sh: trust over loopback)
-    admin = re.sub(r"^postgresql://[^@]*@", "postgresql://postgres@", url.rsplit("/", 1)[0]) + "/postgres"
+    # the role roma (CREATEDB) on the same server's maintenance database (scripts/pg.sh: TCP needs the password)
+    admin = url.rsplit("/", 1)[0] + "/postgres"
     psql(admin, f'DROP DATABASE IF EXISTS "{name}"')
     psql(admin, f'CREATE DATABASE "{name}" OWNER roma')
     return url.rsplit("/", 1)[0] + "/" + name

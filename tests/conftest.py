@@ -1,7 +1,8 @@
 """conftest.py: fixtures that run the real thing.
 
 - `pg`: a throwaway PostgreSQL started once per test session (scripts/pg.sh) in
-  build/test-var/run-<pid>/pg (ROMA_TEST_VAR overrides) on a free port (ROMA_TEST_PG_PORT overrides).
+  build/test-var/run-<pid>/pg (ROMA_TEST_VAR overrides) on a free port (ROMA_TEST_PG_PORT overrides);
+  its URL carries the generated password of the role roma (TCP never trusts).
 - `Stack`: one OpenROMA deployment on its own database and free ports: roma-broker, roma-api and the
   workers, real processes built in ROMA_BUILD_DIR (build/release by default; `make test` uses
   build/asan). Bootstrapped through `roma-admin bootstrap`, so it also tests the admin tool.
@@ -115,7 +116,7 @@ class Stack:
     def __init__(self, pg_url, workers=None, extra_env=None, name=None):
         self.name = name or f"s{next(_db_counter)}_{os.getpid()}"
         self.db = f"roma_{self.name}"
-        admin = subprocess.run(["psql", "-X", "-q", pg_url.replace("/roma", "/postgres"), "-c",
+        admin = subprocess.run(["psql", "-X", "-q", pg_url.rsplit("/", 1)[0] + "/postgres", "-c",
                                 f'CREATE DATABASE "{self.db}" OWNER roma'], capture_output=True, text=True)
         assert admin.returncode == 0, admin.stderr
         self.db_url = pg_url.rsplit("/", 1)[0] + "/" + self.db
@@ -224,7 +225,10 @@ def pg():
     port = PG_PORT or free_port()
     shutil.rmtree(d, ignore_errors=True)
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(port)], check=True)
-    yield f"postgresql://roma:roma@127.0.0.1:{port}/roma"
+    # the role's generated password (scripts/pg.sh: TCP is scram-sha-256, no trust)
+    url = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "url", d, str(port)], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    yield url
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
     shutil.rmtree(d, ignore_errors=True)  # ~40 MB a run; the process logs beside it are kept
 

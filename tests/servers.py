@@ -7,10 +7,14 @@ module with `from servers import *  # noqa: F401,F403` (conftest.py puts tests/ 
 - mariadb:     MariaDB 10.11 (mariadb-install-db + mariadbd, recipe of shared/notes/environment.md);
                database appdb with tables orders / customers / order_items, user app@127.0.0.1 password
                MY_PASS with rights on appdb and on the pattern appx% (none of which exists)
-- pg_checks:   the session's PostgreSQL (`pg` fixture) with a role dscheck (password PG_PASS) owning
-               database dscheck_db (tables orders, sales.leads). The shared server trusts TCP clients,
-               so a scram-sha-256 pg_hba line for exactly this role and database is prepended and the
-               configuration reloaded: a wrong password fails as on a real server.
+- pg_checks:   a second PostgreSQL (scripts/pg.sh, its own directory and port: the session's `pg` is
+               the platform's database, which the worker refuses to reach) with a role dscheck
+               (password PG_PASS) owning database dscheck_db (tables orders, sales.leads); TCP is
+               scram-sha-256 (pg.sh), so a wrong password fails as on a real server.
+- private_srv: a network namespace of the test's own with a veth pair on a private /30 (10.213.x.0/30),
+               and a TCP listener inside it that records what it receives: how users' datasources
+               live (private ranges are allowed by the default policy); also the "attacker's listener"
+               of the secret-travel tests.
 - redis_srv:   redis-server with requirepass REDIS_PASS, no persistence
 - http_srv:    tests/helpers/basic_auth_http.py in a thread (basic auth, OAuth token, 401/403/302 routes)
 - ftp_srv:     tests/helpers/ftp_server.py (pyftpdlib) with user FTP_USER / FTP_PASS
@@ -25,7 +29,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import pytest
 
@@ -134,16 +137,7 @@ def setup_pg_checks(sockdir, port):
     r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(port), "-U",
                         PG_USER, "-d", PG_DB], input=tables, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    # scram for exactly this role+database over TCP, ahead of the server's "trust all" lines
-    hba = os.path.join(sockdir, "data", "pg_hba.conf")
-    line = f"host {PG_DB} {PG_USER} 127.0.0.1/32 scram-sha-256\n"
-    with open(hba) as f:
-        text = f.read()
-    if line not in text:
-        with open(hba, "w") as f:
-            f.write(line + text)
-    r = subprocess.run(su + ["-d", "postgres", "-c", "SELECT pg_reload_conf()"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    # scripts/pg.sh asks a password on every TCP connection: a wrong one must fail
     env = dict(os.environ, PGPASSWORD="wrong")
     wait_for(lambda: subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, "-d", PG_DB,
                                      "-c", "SELECT 1"], env=env, capture_output=True).returncode != 0, 10,
@@ -152,8 +146,88 @@ def setup_pg_checks(sockdir, port):
 
 
 @pytest.fixture(scope="session")
-def pg_checks(pg):
-    yield setup_pg_checks(os.path.join(VAR, "pg"), urllib.parse.urlsplit(pg).port)
+def pg_checks():
+    d = os.path.join(DIR, "pg-checks")
+    port = free_port()
+    shutil.rmtree(d, ignore_errors=True)
+    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(port)], check=True)
+    yield setup_pg_checks(d, port)
+    subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class Recorder:
+    """A TCP listener at (host, port) in a network namespace that records every byte it receives
+    (tests/helpers-free: a python3 child run with `ip netns exec`)."""
+
+    CODE = r"""
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+out = open(sys.argv[3], "ab", buffering=0)
+print("ready", flush=True)
+def serve(c):
+    c.settimeout(5)
+    try:
+        if sys.argv[4] == "redis":
+            data = c.recv(4096); out.write(data); c.sendall(b"-ERR nope\r\n")
+        while True:
+            data = c.recv(4096)
+            if not data: break
+            out.write(data)
+    except Exception:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+    def __init__(self, ns, host, port, path, mode="plain"):
+        self.host, self.port, self.path = host, port, path
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE, host, str(port), path,
+                                   mode], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert self.p.stdout.readline().strip() == b"ready", "recorder did not start"
+
+    def received(self):
+        try:
+            with open(self.path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+@pytest.fixture(scope="session")
+def private_srv():
+    """Namespace + veth on 10.213.<n>.0/30 (host .1, namespace .2) with two recorders in the namespace: a
+    plain one and one answering like a Redis that refuses AUTH. Needs root (the suite runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    n = os.getpid() % 250 + 1
+    ns, vh, vn = f"rds{os.getpid()}", f"vh{os.getpid() % 100000}", f"vn{os.getpid() % 100000}"
+    host_ip, ns_ip = f"10.213.{n}.1", f"10.213.{n}.2"
+    steps = [["ip", "netns", "add", ns], ["ip", "link", "add", vh, "type", "veth", "peer", "name", vn],
+             ["ip", "link", "set", vn, "netns", ns], ["ip", "addr", "add", f"{host_ip}/30", "dev", vh],
+             ["ip", "link", "set", vh, "up"], ["ip", "netns", "exec", ns, "ip", "addr", "add", f"{ns_ip}/30", "dev", vn],
+             ["ip", "netns", "exec", ns, "ip", "link", "set", vn, "up"],
+             ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]]
+    for st in steps:
+        r = subprocess.run(st, capture_output=True, text=True)
+        assert r.returncode == 0, (st, r.stderr)
+    os.makedirs(DIR, exist_ok=True)
+    plain = Recorder(ns, ns_ip, 7001, os.path.join(DIR, f"recv-plain-{ns}.bin"))
+    redis = Recorder(ns, ns_ip, 7002, os.path.join(DIR, f"recv-redis-{ns}.bin"), mode="redis")
+    yield {"ip": ns_ip, "plain": plain, "redis": redis}
+    plain.stop()
+    redis.stop()
+    subprocess.run(["ip", "link", "del", vh], capture_output=True)
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,15 @@ basic auth / OAuth, an FTP server (success and each documented failure word: aut
 unknown database, connection refused, DNS failure, address denied by policy, timeout); deadlines
 (accept-but-silent server answered within deadline + 2 s); tables and columns of MariaDB and
 PostgreSQL; two workers sharing checks; a worker killed mid-check and no worker at all -> 503.
+Roles on every path (non-member 404, member without the role 403) and the secret-travel rule; every
+declared secret field sealed/masked/kept; the network policy's defaults (loopback, link-local, the
+platform's own endpoints refused; private ranges allowed, through a network namespace).
+
+How the tests reach their servers: the test servers listen on loopback, which the default policy refuses,
+so this module's stacks set ROMA_DS_DENY_CIDRS explicitly (LOOPBACK_OK: link-local stays denied). The
+platform-endpoint denial stays on (it does not depend on that list), so the PostgreSQL under test is a
+second server, not the platform's. The policy tests use a stack with the default settings and a server
+in a network namespace on a private address.
 """
 import concurrent.futures
 import glob
@@ -15,6 +24,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -22,6 +32,9 @@ import pytest
 from conftest import VAR, wait_for
 from servers import *  # noqa: F401,F403 - session fixtures (mariadb, pg_checks, redis_srv, http_srv, ...)
 from servers import FTP_PASS, MY_PASS, PG_PASS, REDIS_PASS
+
+# the test servers are on loopback: replace the default deny list (link-local stays denied)
+LOOPBACK_OK = {"ROMA_DS_DENY_CIDRS": "169.254.0.0/16,fe80::/10,fd00:ec2::254/128"}
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DS_KEYS = {"datasource_id", "datasource_name", "datasource_type", "description", "app_id", "app_name",
@@ -48,6 +61,12 @@ def assert_fdi_err(resp, status, code, detail=None):
     if detail is not None:
         assert detail in body.get("detail", ""), body
     return body
+
+
+@pytest.fixture(scope="module")
+def stack(make_stack_module):
+    """This module's own stack (the session one keeps the default network policy)."""
+    return make_stack_module(extra_env=LOOPBACK_OK)
 
 
 @pytest.fixture(scope="module")
@@ -784,7 +803,7 @@ def test_tables_wrong_password_and_unsupported_type(stack, cli, app, mariadb, re
 @pytest.fixture(scope="module")
 def fast_stack(pg, make_stack_module):
     return make_stack_module(workers={"datasource": 2},
-                             extra_env={"ROMA_DS_CHECK_TIMEOUT_MS": "2000", "ROMA_DS_BUS_MARGIN_MS": "1000"})
+                             extra_env=dict(LOOPBACK_OK, ROMA_DS_CHECK_TIMEOUT_MS="2000", ROMA_DS_BUS_MARGIN_MS="1000"))
 
 
 def _app_on(stack):
@@ -818,7 +837,7 @@ def test_deadline_accept_but_silent(fast_stack, silent_port, mariadb):
 def test_two_workers_share_checks(make_stack_module, mariadb):
     # default deadlines: with the 2 s deadline of fast_stack, 8 concurrent checks on a loaded 2-core
     # machine under ASan can legitimately time out, and this test is about sharing, not deadlines
-    fast_stack = make_stack_module(workers={"datasource": 2})
+    fast_stack = make_stack_module(workers={"datasource": 2}, extra_env=LOOPBACK_OK)
     c, a = _app_on(fast_stack)
     ds = create(fast_stack, c, a, "MYSQL", mysql_content(mariadb))
     workers = fast_stack.workers("datasource")
@@ -837,8 +856,8 @@ def test_two_workers_share_checks(make_stack_module, mariadb):
 
 
 def test_worker_killed_mid_check_is_503(make_stack_module, silent_port, mariadb):
-    s = make_stack_module(workers={"datasource": 1}, extra_env={"ROMA_DS_CHECK_TIMEOUT_MS": "6000",
-                                                                 "ROMA_DS_BUS_MARGIN_MS": "1000"})
+    s = make_stack_module(workers={"datasource": 1}, extra_env=dict(LOOPBACK_OK, ROMA_DS_CHECK_TIMEOUT_MS="6000",
+                                                                     ROMA_DS_BUS_MARGIN_MS="1000"))
     c, a = _app_on(s)
     ds = create(s, c, a, "MYSQL", mysql_content(mariadb, port=str(silent_port)))
     result = {}
@@ -865,7 +884,8 @@ def test_worker_killed_mid_check_is_503(make_stack_module, silent_port, mariadb)
 
 
 def test_no_worker_is_503_within_deadline(make_stack_module, mariadb):
-    s = make_stack_module(workers={}, extra_env={"ROMA_DS_CHECK_TIMEOUT_MS": "1000", "ROMA_DS_BUS_MARGIN_MS": "500"})
+    s = make_stack_module(workers={}, extra_env=dict(LOOPBACK_OK, ROMA_DS_CHECK_TIMEOUT_MS="1000",
+                                                     ROMA_DS_BUS_MARGIN_MS="500"))
     c, a = _app_on(s)
     ds = create(s, c, a, "MYSQL", mysql_content(mariadb))
     t0 = time.monotonic()
@@ -903,7 +923,229 @@ def test_worker_check_and_help_config(stack):
     for var in ("ROMA_DS_CHECK_TIMEOUT_MS", "ROMA_DS_CONCURRENCY", "ROMA_DS_ALLOW_CIDRS", "ROMA_DS_DENY_CIDRS",
                 "ROMA_SECRET_KEY", "ROMA_BROKER_BACKEND"):
         assert f"`{var}`" in h.stdout
-    assert "169.254.0.0/16,fd00:ec2::254/128" in h.stdout
+    assert "127.0.0.0/8,::1/128,0.0.0.0/8,::/128,169.254.0.0/16,fe80::/10,fd00:ec2::254/128" in h.stdout
+    assert "`ROMA_DS_DENY_PLATFORM`" in h.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# roles on every path, and where a stored secret may travel
+
+STORED_REDIS_PW = "StoredRedisPassw0rd!"
+
+
+class User:
+    def __init__(self, stack):
+        self.name = uniq("dsuser")
+        self.id = stack.admin("user-create", "--project", stack.project_id, "--name", self.name,
+                              "--password", "Passw0rd-ds-1").strip()
+        self.client = stack.client(token=stack.admin("token-create", "--user", self.id).strip())
+
+
+def _members(stack, cli, app, pairs):
+    r = cli.put(stack.inst(f"/apps/{app['id']}/users"),
+                json={"users": [{"id": u.id, "roles": roles} for u, roles in pairs]})
+    assert r.status_code == 200, r.text
+
+
+def test_roles_on_every_path(stack, cli, redis_srv):
+    a = cli.post(stack.inst("/apps"), json={"name": uniq("roles")}).json()
+    ds = create(stack, cli, a, "REDIS", {"address": f"127.0.0.1:{redis_srv['port']}", "password": REDIS_PASS},
+                name=uniq("rl"))
+    p = fdi(stack, f"/{ds['datasource_id']}")
+    outsider, reader, user, changer, remover = (User(stack) for _ in range(5))
+    _members(stack, cli, a, [(reader, ["read"]), (user, ["access"]), (changer, ["modify"]), (remover, ["delete"])])
+
+    # not a member: the datasource does not exist for them, on every path
+    o = outsider.client
+    lst = o.get(fdi(stack), params={"name": ds["datasource_name"]}).json()
+    assert lst == {"total": 0, "size": 0, "entities": []}, lst
+    for r in (o.get(p), o.put(p, json={"description": "x"}), o.delete(p), o.post(p + "/test-connect"),
+              o.get(p + "/tables", params={"position": "SOURCE"}),
+              o.get(p + "/columns", params={"position": "SOURCE", "table_name": "t"})):
+        assert_fdi_err(r, 404, "FDI.3080")
+
+    # read: list and show only
+    rd = reader.client
+    shown = rd.get(p)
+    assert shown.status_code == 200 and shown.json()["app_permission"] == ["read"], shown.text
+    assert shown.json()["content"]["password"] == MASK
+    assert [e["datasource_id"] for e in rd.get(fdi(stack), params={"name": ds["datasource_name"]}).json()["entities"]] \
+        == [ds["datasource_id"]]
+    for r in (rd.post(p + "/test-connect"), rd.get(p + "/tables", params={"position": "SOURCE"}),
+              rd.put(p, json={"description": "x"}), rd.delete(p)):
+        b = assert_fdi_err(r, 403, "FDI.3403")
+        assert "role" in b["detail"], b
+    assert_fdi_err(rd.post(fdi(stack), json={"datasource_name": uniq(), "datasource_type": "REDIS", "app_id": a["id"],
+                                             "content": {"address": "10.0.0.1:6379"}}), 403, "FDI.3403")
+    # access: test the stored configuration, nothing else
+    assert user.client.post(p + "/test-connect").status_code == 200
+    assert_fdi_err(user.client.put(p, json={"description": "x"}), 403, "FDI.3403")
+    assert_fdi_err(user.client.delete(p), 403, "FDI.3403")
+    # modify: update; delete: delete
+    assert changer.client.put(p, json={"description": "changed"}).status_code == 200
+    assert_fdi_err(changer.client.delete(p), 403, "FDI.3403")
+    assert remover.client.delete(p).status_code == 204
+    assert_fdi_err(cli.get(p), 404, "FDI.3080")
+
+
+def test_stored_secret_travels_only_to_the_stored_target(stack, cli, redis_srv, private_srv):
+    """test-connect with a body that points elsewhere and keeps "******" must not send the stored password
+    to the caller's listener (seen: AUTH StoredRedisPassw0rd! on a listener) unless the caller could make
+    that change anyway (modify)."""
+    a = cli.post(stack.inst("/apps"), json={"name": uniq("travel")}).json()
+    ds = create(stack, cli, a, "REDIS", {"address": f"127.0.0.1:{redis_srv['port']}", "password": STORED_REDIS_PW})
+    p = fdi(stack, f"/{ds['datasource_id']}/test-connect")
+    user = User(stack)
+    _members(stack, cli, a, [(user, ["access"])])
+    rec = private_srv["redis"]
+    evil = f"{private_srv['ip']}:{rec.port}"
+    body = {"datasource_name": "t", "datasource_type": "REDIS", "app_id": a["id"]}
+
+    b = assert_fdi_err(user.client.post(p, json=dict(body, content={"address": evil, "password": MASK})), 403,
+                       "FDI.3403")
+    assert "modify" in b["detail"], b
+    # the same with a type change, or a database change of the same server, is another target too
+    assert_fdi_err(user.client.post(p, json=dict(body, content={"address": f"127.0.0.1:{redis_srv['port']}",
+                                                                "password": MASK, "redis_database": "3"})),
+                   403, "FDI.3403")
+    time.sleep(0.5)
+    assert STORED_REDIS_PW.encode() not in rec.received(), rec.received()
+    # the stored target with the mask: allowed (access; the stored password is not this server's, so the test
+    # runs and fails authentication); a new target with the caller's own password too
+    assert_test_failed(user.client.post(p, json=dict(body, content={"address": f"127.0.0.1:{redis_srv['port']}",
+                                                                    "password": MASK})), "authentication failed")
+    r = user.client.post(p, json=dict(body, content={"address": evil, "password": "Own-Pw-4242"}))
+    assert_test_failed(r, "", [STORED_REDIS_PW])
+    wait_for(lambda: b"Own-Pw-4242" in rec.received(), 10, what="the recorder got the caller's own password")
+    assert STORED_REDIS_PW.encode() not in rec.received()
+    # the owner (modify) may send it: the recorder proves the listener really receives what is sent
+    r = cli.post(p, json=dict(body, content={"address": evil, "password": MASK}))
+    assert r.status_code == 400, r.text
+    wait_for(lambda: STORED_REDIS_PW.encode() in rec.received(), 10, what="stored password sent by the owner")
+
+
+# every secret-bearing field of sdk-catalog/fdi.md, and undeclared keys with secret-like names
+SECRET_FIELDS = [
+    ("MYSQL", "password"), ("OBS", "sk"), ("KAFKA", "ssl_password"), ("RABBITMQ", "trust_store_password"),
+    ("ACTIVEMQ", "key_store_password"), ("ACTIVEMQ", "key_store_key_password"), ("ACTIVEMQ", "key_store"),
+    ("SNMP", "snmp_community"), ("MRSHDFS", "config_file_content"),
+    ("API", "api_auth_detail.password"), ("API", "api_auth_detail.app_secret"), ("API", "api_auth_detail.secret"),
+    ("API", "api_auth_detail.client_secret"), ("API", "api_auth_detail.authorization"),
+    ("KAFKA", "sasl_password"), ("REDIS", "token"), ("CUSTOMIZED", "connector_params.private_key"),
+    ("API", "api_auth_detail.api_key"), ("MYSQL", "x_extra.nested.client_secret"), ("HL7", "Access_Token"),
+]
+
+
+DECLARED_SECRETS = {p for _, p in SECRET_FIELDS[:14]}
+
+
+def _set_path(content, path, value):
+    keys = path.split(".")
+    node = content
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
+
+
+def _get_path(content, path):
+    for k in path.split("."):
+        content = content[k]
+    return content
+
+
+@pytest.mark.parametrize("dtype,path", SECRET_FIELDS, ids=[f"{t}:{p}" for t, p in SECRET_FIELDS])
+def test_every_secret_field_sealed_masked_kept(stack, cli, app, dtype, path):
+    secret = f"Sec-{uuid.uuid4().hex[:12]}"
+    content = dict(VALID[dtype][0])
+    if dtype == "API":
+        content["api_auth_detail"] = {"auth_method": "hmac"}
+    _set_path(content, path, secret)
+    top = {"custom_plugin_id": "p1"} if dtype == "CUSTOMIZED" else {}
+    ds = create(stack, cli, app, dtype, content, **top)
+    assert _get_path(ds["content"], path) == MASK, ds["content"]
+    shown = cli.get(fdi(stack, f"/{ds['datasource_id']}")).json()
+    assert _get_path(shown["content"], path) == MASK
+    listed = cli.get(fdi(stack), params={"name": ds["datasource_name"]}).json()["entities"][0]
+    assert _get_path(listed["content"], path) == MASK
+    pg_path = "{" + ",".join(path.split(".")) + "}"
+    raw = stack.sql(f"SELECT content::text FROM datasources WHERE id = '{ds['datasource_id']}'")
+    assert secret not in raw
+    sealed = stack.sql(f"SELECT content #>> '{pg_path}' FROM datasources WHERE id = '{ds['datasource_id']}'")
+    assert sealed.startswith("v1:"), sealed
+    if path in DECLARED_SECRETS:
+        # the schema refuses the declared ones in clear too (migrations 004 + 008)
+        with pytest.raises(AssertionError):
+            stack.sql(f"UPDATE datasources SET content = jsonb_set(content, '{pg_path}', '\"plain\"') "
+                      f"WHERE id = '{ds['datasource_id']}'")
+    # "******" sent back keeps the stored value
+    u = cli.put(fdi(stack, f"/{ds['datasource_id']}"), json=dict(content=shown["content"], description="again", **top))
+    assert u.status_code == 200, u.text
+    assert _get_path(u.json()["content"], path) == MASK
+    assert stack.sql(f"SELECT content #>> '{pg_path}' FROM datasources WHERE id = '{ds['datasource_id']}'") == sealed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# network policy: defaults, platform endpoints, private ranges
+
+
+@pytest.fixture(scope="module")
+def default_stack(make_stack_module):
+    """A stack with the worker's default network policy."""
+    return make_stack_module(workers={"datasource": 1})
+
+
+def test_default_policy_refuses_loopback_and_link_local(default_stack, mariadb, private_srv):
+    c, a = _app_on(default_stack)
+    for host in ("127.0.0.1", "127.3.2.1", "localhost", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::",
+                 "169.254.169.254", "fe80::1"):
+        ds = create(default_stack, c, a, "SQLSERVER", {"mode": "default", "host": host, "port": str(mariadb["port"]),
+                                                       "database_name": "d", "user_name": "u", "password": "p"})
+        assert_test_failed(test_connect(default_stack, c, ds["datasource_id"]), "address denied by policy")
+    # private ranges are where datasources live: allowed (a server in the test's own network namespace)
+    ds = create(default_stack, c, a, "SQLSERVER", {"mode": "default", "host": private_srv["ip"],
+                                                   "port": str(private_srv["plain"].port), "database_name": "d",
+                                                   "user_name": "u", "password": "p"})
+    r = test_connect(default_stack, c, ds["datasource_id"])
+    assert r.status_code == 200 and "reachability only" in r.json()["detail"], r.text
+
+
+def test_platform_database_refused_by_default(default_stack, pg):
+    """Seen: a POSTGRESQL datasource for our own database with a wrong password answered result:true."""
+    c, a = _app_on(default_stack)
+    port = str(urllib.parse.urlsplit(pg).port)
+    ds = create(default_stack, c, a, "POSTGRESQL", {"mode": "default", "host": "127.0.0.1", "port": port,
+                                                    "database_name": "roma", "user_name": "roma", "password": "wrong"})
+    assert_test_failed(test_connect(default_stack, c, ds["datasource_id"]), "address denied by policy")
+
+
+def test_platform_endpoints_refused_with_an_explicit_cidr_list(stack, cli, app, pg):
+    """This module's stack replaced the CIDR deny list (loopback allowed): the platform's own database,
+    broker and API stay refused."""
+    db_port = str(urllib.parse.urlsplit(pg).port)
+    for host in ("127.0.0.1", "localhost", "127.0.0.2"):
+        ds = create(stack, cli, app, "POSTGRESQL", {"mode": "default", "host": host, "port": db_port,
+                                                    "database_name": "roma", "user_name": "roma", "password": "wrong"})
+        assert_test_failed(test_connect(stack, cli, ds["datasource_id"]), "address denied by policy")
+    for port in (stack.back.rsplit(":", 1)[1], stack.front.rsplit(":", 1)[1], str(stack.http_port)):
+        ds = create(stack, cli, app, "SQLSERVER", {"mode": "default", "host": "127.0.0.1", "port": port,
+                                                   "database_name": "d", "user_name": "u", "password": "p"})
+        assert_test_failed(test_connect(stack, cli, ds["datasource_id"]), "address denied by policy")
+    ds = create(stack, cli, app, "API", {"url": f"http://localhost:{stack.http_port}/healthz", "api_method": "GET"})
+    assert_test_failed(test_connect(stack, cli, ds["datasource_id"]), "address denied by policy")
+
+
+def test_no_local_connection_skips_the_postgresql_password(pg):
+    """scripts/pg.sh: TCP is scram-sha-256 for every role (a wrong or missing password fails; the superuser
+    cannot log in over TCP); the socket directory is private (0700)."""
+    import subprocess
+    u = urllib.parse.urlsplit(pg)
+    env = dict(os.environ, PGPASSWORD="wrong", PGCONNECT_TIMEOUT="5")
+    for user in ("roma", "postgres"):
+        r = subprocess.run(["psql", "-X", "-w", "-h", "127.0.0.1", "-p", str(u.port), "-U", user, "-d", "postgres",
+                            "-c", "SELECT 1"], env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "password authentication failed" in r.stderr, (user, r.stderr)
+    assert subprocess.run(["psql", "-X", "-w", pg, "-c", "SELECT 1"], capture_output=True, timeout=30).returncode == 0
+    assert os.stat(os.path.join(VAR, "pg")).st_mode & 0o777 == 0o700
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -915,7 +1157,8 @@ def test_no_secret_in_any_log(stack):
     log file of the test run (API, broker, workers of all stacks, servers)."""
     secrets = [MY_PASS, PG_PASS, REDIS_PASS, FTP_PASS, "api-Pass-7731", "client-Secret-9042", "Wrong-Pw-x1",
                "Bad-Pg-Pw9", "Bad-Redis-1", "Bad-Http-3", "Bad-Ftp-7", "cs-Secret-0101", "rb-Secret-0505",
-               "sk-Secret-0909", "sk-New-1111", "Nope-Nope-1", "Bad-Cs-5", "tok-5f0e2c"]
+               "sk-Secret-0909", "sk-New-1111", "Nope-Nope-1", "Bad-Cs-5", "tok-5f0e2c", STORED_REDIS_PW,
+               "Own-Pw-4242"]
     logs = glob.glob(os.path.join(VAR, "logs", "*.log"))
     assert logs
     for path in logs:

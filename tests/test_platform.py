@@ -188,7 +188,7 @@ def test_concurrent_migrations_are_safe(pg):
     import subprocess
     from conftest import BIN, ROOT, SECRET_KEY, Proc, free_port, wait_for
     db = "roma_concurrent_migrate"
-    subprocess.run(["psql", "-X", "-q", pg.replace("/roma", "/postgres"), "-c", f"CREATE DATABASE {db} OWNER roma"],
+    subprocess.run(["psql", "-X", "-q", pg.rsplit("/", 1)[0] + "/postgres", "-c", f"CREATE DATABASE {db} OWNER roma"],
                    check=True, capture_output=True)
     url = pg.rsplit("/", 1)[0] + "/" + db
     procs = []

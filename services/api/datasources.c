@@ -4,6 +4,9 @@
  * tables / columns in ds_connect.c. Error bodies: ds_api.h.
  *
  * Decisions (README):
+ * - Roles: one rule for every path (ds_api.h, ds_authorize_or_reply): a datasource is visible to the
+ *   members of its app; read to list/show, access to test/list tables, modify to create/update (and to
+ *   send a stored secret to a changed target), delete to delete.
  * - app_id must name an app of the instance whose member the caller is (else 400 [app_id]);
  *   app_permission in responses is the caller's roles on that app (admin expands to all four).
  * - Update is a merge: top-level fields absent from the body keep their stored values; a content sent
@@ -20,6 +23,7 @@
 #include <strings.h>
 
 #include "app_store.h"
+#include "app_validate.h"
 #include "crypto.h"
 #include "db.h"
 #include "ds_api.h"
@@ -67,6 +71,47 @@ void ds_reply_store_error(req *r, int rc)
     case ROMA_ENOMEM: reply_internal(r, "out of memory"); break;
     default: reply_unavailable(r, "database"); break;
     }
+}
+
+/* ---- roles ------------------------------------------------------------------------------------------ */
+
+static const struct {
+    unsigned role;
+    const char *word;
+} action_roles[] = {
+    [DS_DO_READ] = {APP_ROLE_READ, "read"},
+    [DS_DO_USE] = {APP_ROLE_ACCESS, "access"},
+    [DS_DO_MODIFY] = {APP_ROLE_MODIFY, "modify"},
+    [DS_DO_DELETE] = {APP_ROLE_DELETE, "delete"},
+};
+
+unsigned ds_action_role(ds_action a) { return action_roles[a].role; }
+
+void ds_reply_denied(req *r, ds_action a)
+{
+    char why[120];
+    snprintf(why, sizeof why, "this operation needs the %s role on the datasource's integration app",
+             action_roles[a].word);
+    reply_error_detail(r, 403, DS_CODE_NO_PERMISSION, "No permission for this datasource.", why);
+}
+
+int ds_authorize_or_reply(req *r, PGresult *row, ds_action a)
+{
+    /* NULL roles: no app_members row for the caller (ds_store's LEFT JOIN) */
+    if (PQgetisnull(row, 0, DS_COL_ROLES)) {
+        ds_reply_not_found(r);
+        return ROMA_ENOTFOUND;
+    }
+    app_ref ref;
+    memset(&ref, 0, sizeof ref);
+    ref.roles = app_roles_from_csv(PQgetvalue(row, 0, DS_COL_ROLES));
+    if (!app_ref_can(&ref, ds_action_role(a))) {
+        log_info(r->rid, "ds.denied", "user %s lacks %s on datasource %.40s", r->user_id, action_roles[a].word,
+                 PQgetvalue(row, 0, DS_COL_ID));
+        ds_reply_denied(r, a);
+        return ROMA_EDENIED;
+    }
+    return 0;
 }
 
 /* ---- row -> JSON -------------------------------------------------------------------------------------- */
@@ -197,7 +242,7 @@ static cJSON *stored_info(PGresult *res, int masked)
     return NULL;
 }
 
-int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **out)
+int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **out, int *kept)
 {
     *out = NULL;
     ds_verr e = {"", ""};
@@ -216,7 +261,7 @@ int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **out)
         return ROMA_EINVAL;
     }
     if (stored && !(stored_content = cJSON_Parse(PQgetvalue(stored, 0, DS_COL_CONTENT)))) goto oom;
-    int rc = ds_secrets_seal(cJSON_GetObjectItemCaseSensitive(info, "content"), stored_content, &e);
+    int rc = ds_secrets_seal(cJSON_GetObjectItemCaseSensitive(info, "content"), stored_content, &e, kept);
     cJSON_Delete(stored_content);
     if (rc == ROMA_EINVAL) {
         cJSON_Delete(info);
@@ -236,12 +281,16 @@ oom:
     return ROMA_ENOMEM;
 }
 
-/* app_id must be an app of this instance the caller belongs to. 0, or replied. */
-static int check_app_or_reply(req *r, PGconn *db, const char *app_id)
+/* app_id must be an app of this instance the caller belongs to, with the role a needs. 0, or replied. */
+static int check_app_or_reply(req *r, PGconn *db, const char *app_id, ds_action a)
 {
     app_ref ref;
     int rc = app_lookup(db, req_param(r, "instance_id"), app_id, r->user_id, &ref);
-    if (rc == 0) return 0;
+    if (rc == 0 && app_ref_can(&ref, ds_action_role(a))) return 0;
+    if (rc == 0) {
+        ds_reply_denied(r, a);
+        return ROMA_EDENIED;
+    }
     if (rc == ROMA_ENOTFOUND)
         reply_param(r, "app_id", "no integration app with this id exists in the instance");
     else if (rc == ROMA_EDENIED)
@@ -278,9 +327,9 @@ static void ds_create(req *r)
     cJSON *info = NULL;
     char *content_text = NULL;
     PGresult *res = NULL;
-    if (ds_merge_or_reply(r, NULL, body, &info) != 0) goto out;
+    if (ds_merge_or_reply(r, NULL, body, &info, NULL) != 0) goto out;
     PGconn *db = req_db_or_reply(r);
-    if (!db || check_app_or_reply(r, db, json_str(info, "app_id")) != 0) goto out;
+    if (!db || check_app_or_reply(r, db, json_str(info, "app_id"), DS_DO_MODIFY) != 0) goto out;
     char id[33];
     ds_row_in in;
     memset(&in, 0, sizeof in);
@@ -313,7 +362,7 @@ static void ds_show(req *r)
         ds_reply_store_error(r, rc);
         return;
     }
-    reply_row(r, 200, res);
+    if (ds_authorize_or_reply(r, res, DS_DO_READ) == 0) reply_row(r, 200, res);
     PQclear(res);
 }
 
@@ -337,8 +386,10 @@ static void ds_update(req *r)
         ds_reply_store_error(r, rc);
         goto out;
     }
-    if (ds_merge_or_reply(r, stored, body, &info) != 0) goto out;
-    if (check_app_or_reply(r, db, json_str(info, "app_id")) != 0) goto out;
+    /* modify on the stored app, and on the app the body moves it to */
+    if (ds_authorize_or_reply(r, stored, DS_DO_MODIFY) != 0) goto out;
+    if (ds_merge_or_reply(r, stored, body, &info, NULL) != 0) goto out;
+    if (check_app_or_reply(r, db, json_str(info, "app_id"), DS_DO_MODIFY) != 0) goto out;
     ds_row_in in;
     memset(&in, 0, sizeof in);
     if (row_in_from(r, info, &in, &content_text) != 0) {
@@ -370,7 +421,16 @@ static void ds_delete(req *r)
     PGconn *db = req_db_or_reply(r);
     if (!db) return;
     const char *id = req_param(r, "datasource_id");
-    int rc = ds_store_delete(db, req_param(r, "instance_id"), id, r->rid);
+    PGresult *row = NULL;
+    int rc = ds_store_get(db, req_param(r, "instance_id"), id, r->user_id, 0, r->rid, &row);
+    if (rc != 0) {
+        ds_reply_store_error(r, rc);
+        return;
+    }
+    rc = ds_authorize_or_reply(r, row, DS_DO_DELETE);
+    PQclear(row);
+    if (rc != 0) return;
+    rc = ds_store_delete(db, req_param(r, "instance_id"), id, r->rid);
     if (rc != 0) {
         ds_reply_store_error(r, rc);
         return;

@@ -122,9 +122,9 @@ static cJSON *worker_body(const cJSON *info)
     return b;
 }
 
-/* Loads the stored row and releases the request's DB connection (nothing is held across the bus call).
- * NULL when replied. */
-static PGresult *load_row(req *r)
+/* Loads the stored row, checks the caller may do a with it, and releases the request's DB connection
+ * (nothing is held across the bus call). NULL when replied. */
+static PGresult *load_row(req *r, ds_action a)
 {
     PGconn *db = req_db_or_reply(r);
     if (!db) return NULL;
@@ -136,19 +136,43 @@ static PGresult *load_row(req *r)
         ds_reply_store_error(r, rc);
         return NULL;
     }
+    if (ds_authorize_or_reply(r, res, a) != 0) {
+        PQclear(res);
+        return NULL;
+    }
     return res;
+}
+
+/* A body that keeps a stored secret ("******") but names another target than the stored row would send
+ * that secret wherever the caller likes (e.g. AUTH <stored password> to the caller's own listener): only
+ * a caller who could make that change permanently (modify) may do it. 0, or replied. */
+static int check_secret_travel_or_reply(req *r, PGresult *stored, const cJSON *info, int kept)
+{
+    if (kept == 0) return 0;
+    cJSON *sc = cJSON_Parse(PQgetvalue(stored, 0, DS_COL_CONTENT));
+    if (!sc) {
+        reply_internal(r, "stored content unreadable");
+        return ROMA_EIO;
+    }
+    int same = ds_same_target(PQgetvalue(stored, 0, DS_COL_TYPE), sc, json_str(info, "datasource_type"),
+                              cJSON_GetObjectItemCaseSensitive(info, "content"));
+    cJSON_Delete(sc);
+    if (same) return 0;
+    return ds_authorize_or_reply(r, stored, DS_DO_MODIFY);
 }
 
 /* ---- test-connect ------------------------------------------------------------------------------------ */
 
 void ds_test_connect(req *r)
 {
-    PGresult *stored = load_row(r);
+    PGresult *stored = load_row(r, DS_DO_USE);
     if (!stored) return;
     cJSON *body = NULL, *info = NULL, *wb = NULL, *ans = NULL;
+    int kept = 0;
     /* no body: test the stored configuration; a body: test what it describes (spec §3.1 INF) */
     if (r->body_len > 0 && !(body = req_json_or_reply(r, 0))) goto out;
-    if (ds_merge_or_reply(r, stored, body, &info) != 0) goto out;
+    if (ds_merge_or_reply(r, stored, body, &info, &kept) != 0) goto out;
+    if (check_secret_travel_or_reply(r, stored, info, kept) != 0) goto out;
     if (!(wb = worker_body(info))) {
         reply_internal(r, "out of memory");
         goto out;
@@ -229,10 +253,10 @@ static void list_meta(req *r, int columns)
             return;
         }
     }
-    PGresult *stored = load_row(r);
+    PGresult *stored = load_row(r, DS_DO_USE);
     if (!stored) return;
     cJSON *info = NULL, *wb = NULL, *ans = NULL;
-    if (ds_merge_or_reply(r, stored, NULL, &info) != 0) goto out;
+    if (ds_merge_or_reply(r, stored, NULL, &info, NULL) != 0) goto out;
     if (!(wb = worker_body(info)) ||
         (columns ? !cJSON_AddStringToObject(wb, "table_name", table)
                  : (*filter && !cJSON_AddStringToObject(wb, "filter", filter)))) {

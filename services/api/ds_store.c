@@ -108,9 +108,10 @@ int ds_store_delete(PGconn *db, const char *instance_id, const char *id, const c
     return db_delete_one(db, "DELETE FROM datasources WHERE id = $1 AND instance_id = $2", 2, p, rid);
 }
 
-/* Two static statements instead of splicing ASC/DESC into SQL text. */
+/* Two static statements instead of splicing ASC/DESC into SQL text. Only datasources of apps the caller
+ * is a member of are listed (every member holds read: the role rule of ds_api.h). */
 #define DS_LIST_WHERE                                                                                       \
-    " WHERE d.instance_id = $1 AND ($3::text IS NULL OR d.type = $3) "                                      \
+    " WHERE d.instance_id = $1 AND m.user_id IS NOT NULL AND ($3::text IS NULL OR d.type = $3) "                                      \
     "AND ($4::text IS NULL OR strpos(d.name, $4) > 0) AND ($5::text IS NULL OR d.app_id = $5) "             \
     "AND ($6::text IS NULL OR d.custom_plugin_id = $6)"
 #define DS_LIST(dir)                                                                                        \
@@ -134,8 +135,8 @@ int ds_store_list(PGconn *db, const char *instance_id, const char *user_id, cons
     }
     if (f->offset == 0) return 0;
     /* an empty page past the end: the window count is not there, ask for it */
-    const char *pc[] = {instance_id, NULL, f->type, f->name, f->app_id, f->custom_plugin_id};
-    res = db_exec(db, "SELECT count(*) FROM datasources d" DS_LIST_WHERE " AND $2::text IS NULL", 6, pc);
+    const char *pc[] = {instance_id, user_id, f->type, f->name, f->app_id, f->custom_plugin_id};
+    res = db_exec(db, "SELECT count(*) FROM datasources d" DS_JOIN("$2") DS_LIST_WHERE, 6, pc);
     if (!db_ok(res, PGRES_TUPLES_OK, rid)) {
         PQclear(res);
         PQclear(*out);

@@ -106,95 +106,96 @@ typedef struct fspec {
     long max; /* F_STR: code points; F_DIGITS: digits */
     const char *const *enums;
     long imin, imax;
+    unsigned flags; /* FS_SECRET / FS_TARGET (ds_validate.h) */
 } fspec;
 
 #define MB (1024L * 1024L)
 
 /* Every content key the SDK documents (spec §3.5), with its rule. */
 static const fspec content_fields[] = {
-    {"gauss100_version", F_ENUM, 0, E_GAUSS100, 0, 0},
-    {"host", F_STR, 255, NULL, 0, 0},
-    {"port", F_PORT, 0, NULL, 0, 0},
-    {"database_name", F_STR, 256, NULL, 0, 0},
-    {"redis_database", F_DIGITS, 1000, NULL, 0, 0},
-    {"user_name", F_STR, 256, NULL, 0, 0},
-    {"password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"mode", F_ENUM, 0, E_MODE, 0, 0},
-    {"cdc_mode", F_ENUM, 0, E_CDC, 0, 0},
-    {"multi_oracle_address", F_ARR, 0, NULL, 0, 0},
-    {"oracle_service_name", F_STR, 64, NULL, 0, 0},
-    {"ftp_connect_mode", F_ENUM, 0, E_FTP_MODE, 0, 0},
-    {"ftp_protocol", F_ENUM, 0, E_FTP_PROTO, 0, 0},
-    {"address", F_STR, 1024, NULL, 0, 0},
-    {"ak", F_STR, 256, NULL, 0, 0},
-    {"sk", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"bucket_name", F_STR, 256, NULL, 0, 0},
-    {"https", F_BOOL, 0, NULL, 0, 0},
-    {"url", F_STR, 2048, NULL, 0, 0},
-    {"api_method", F_ENUM, 0, E_API_METHOD, 0, 0},
-    {"auth_method", F_ENUM, 0, E_WS_AUTH, 0, 0},
-    {"api_auth_detail", F_OBJ, 0, NULL, 0, 0},
-    {"broker", F_STR, 1024, NULL, 0, 0},
-    {"ssl_enable", F_BOOL, 0, NULL, 0, 0},
-    {"ssl_username", F_STR, 256, NULL, 0, 0},
-    {"ssl_password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"mongodb_auth_source", F_STR, 60, NULL, 0, 0},
-    {"mongodb_cluster_enable", F_BOOL, 0, NULL, 0, 0},
-    {"mongodb_replica_set", F_STR, 256, NULL, 0, 0},
-    {"encoding", F_ENUM, 0, E_ENCODING, 0, 0},
-    {"mysql_timeout", F_INT, 0, NULL, 1, 20000},
-    {"trust_store_password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"trust_store", F_STR, 4 * MB, NULL, 0, 0},
-    {"trust_store_file_type", F_ENUM, 0, E_TRUST_TYPE, 0, 0},
-    {"ssl_auth_method", F_ENUM, 0, E_SSL_AUTH, 0, 0},
-    {"key_store", F_STR, 4 * MB, NULL, 0, 0},
-    {"key_store_file_type", F_ENUM, 0, E_KEY_TYPE, 0, 0},
-    {"key_store_password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"key_store_key_password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"dis_tunnel_name", F_STR, 256, NULL, 0, 0},
-    {"dis_data_type", F_ENUM, 0, E_DIS_DATA, 0, 0},
-    {"dis_setting_type", F_ENUM, 0, E_DIS_SETTING, 0, 0},
-    {"dis_endpoint", F_STR, 1024, NULL, 0, 0},
-    {"dis_region", F_STR, 256, NULL, 0, 0},
-    {"dis_source_project_id", F_STR, 256, NULL, 0, 0},
-    {"hl7_position", F_ENUM, 0, E_HL7_POS, 0, 0},
-    {"hl7_whitelist_enable", F_BOOL, 0, NULL, 0, 0},
-    {"hl7_whitelist", F_STR, 4096, NULL, 0, 0},
-    {"ldap_security_auth_type", F_ENUM, 0, E_LDAP_AUTH, 0, 0},
-    {"rabbitmq_virtual_host", F_STR, 256, NULL, 0, 0},
-    {"rabbitmq_ssl_protocol", F_ENUM, 0, E_RABBIT_SSL, 0, 0},
-    {"sap_client", F_STR, 10, NULL, 0, 0},
-    {"sap_sysnr", F_STR, 256, NULL, 0, 0},
-    {"snmp_network_protocol", F_ENUM, 0, E_SNMP_PROTO, 0, 0},
-    {"snmp_version", F_INT, 0, NULL, 0, 3},
-    {"snmp_community", F_STR, 256, NULL, 0, 0},
-    {"ibmmq_ccs_id", F_STR, 256, NULL, 0, 0},
-    {"ibmmq_queue_manager", F_STR, 256, NULL, 0, 0},
-    {"ibmmq_channel", F_STR, 256, NULL, 0, 0},
-    {"ibmmq_cipher_suite", F_STR, 256, NULL, 0, 0},
-    {"hdfs_path", F_STR, 1024, NULL, 0, 0},
-    {"principal_name", F_STR, 256, NULL, 0, 0},
-    {"config_file_name", F_STR, 256, NULL, 0, 0},
-    {"config_file_content", F_STR, 16 * MB, NULL, 0, 0},
-    {"connection_instance_id", F_STR, 256, NULL, 0, 0},
-    {"connector_params", F_OBJ, 0, NULL, 0, 0},
+    {"gauss100_version", F_ENUM, 0, E_GAUSS100, 0, 0, 0},
+    {"host", F_STR, 255, NULL, 0, 0, FS_TARGET},
+    {"port", F_PORT, 0, NULL, 0, 0, FS_TARGET},
+    {"database_name", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"redis_database", F_DIGITS, 1000, NULL, 0, 0, FS_TARGET},
+    {"user_name", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"mode", F_ENUM, 0, E_MODE, 0, 0, FS_TARGET},
+    {"cdc_mode", F_ENUM, 0, E_CDC, 0, 0, 0},
+    {"multi_oracle_address", F_ARR, 0, NULL, 0, 0, FS_TARGET},
+    {"oracle_service_name", F_STR, 64, NULL, 0, 0, FS_TARGET},
+    {"ftp_connect_mode", F_ENUM, 0, E_FTP_MODE, 0, 0, 0},
+    {"ftp_protocol", F_ENUM, 0, E_FTP_PROTO, 0, 0, FS_TARGET},
+    {"address", F_STR, 1024, NULL, 0, 0, FS_TARGET},
+    {"ak", F_STR, 256, NULL, 0, 0, 0},
+    {"sk", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"bucket_name", F_STR, 256, NULL, 0, 0, 0},
+    {"https", F_BOOL, 0, NULL, 0, 0, FS_TARGET},
+    {"url", F_STR, 2048, NULL, 0, 0, FS_TARGET},
+    {"api_method", F_ENUM, 0, E_API_METHOD, 0, 0, 0},
+    {"auth_method", F_ENUM, 0, E_WS_AUTH, 0, 0, FS_TARGET},
+    {"api_auth_detail", F_OBJ, 0, NULL, 0, 0, 0},
+    {"broker", F_STR, 1024, NULL, 0, 0, FS_TARGET},
+    {"ssl_enable", F_BOOL, 0, NULL, 0, 0, FS_TARGET},
+    {"ssl_username", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"ssl_password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"mongodb_auth_source", F_STR, 60, NULL, 0, 0, FS_TARGET},
+    {"mongodb_cluster_enable", F_BOOL, 0, NULL, 0, 0, 0},
+    {"mongodb_replica_set", F_STR, 256, NULL, 0, 0, 0},
+    {"encoding", F_ENUM, 0, E_ENCODING, 0, 0, 0},
+    {"mysql_timeout", F_INT, 0, NULL, 1, 20000, 0},
+    {"trust_store_password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"trust_store", F_STR, 4 * MB, NULL, 0, 0, 0},
+    {"trust_store_file_type", F_ENUM, 0, E_TRUST_TYPE, 0, 0, 0},
+    {"ssl_auth_method", F_ENUM, 0, E_SSL_AUTH, 0, 0, 0},
+    {"key_store", F_STR, 4 * MB, NULL, 0, 0, FS_SECRET},
+    {"key_store_file_type", F_ENUM, 0, E_KEY_TYPE, 0, 0, 0},
+    {"key_store_password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"key_store_key_password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"dis_tunnel_name", F_STR, 256, NULL, 0, 0, 0},
+    {"dis_data_type", F_ENUM, 0, E_DIS_DATA, 0, 0, 0},
+    {"dis_setting_type", F_ENUM, 0, E_DIS_SETTING, 0, 0, 0},
+    {"dis_endpoint", F_STR, 1024, NULL, 0, 0, FS_TARGET},
+    {"dis_region", F_STR, 256, NULL, 0, 0, 0},
+    {"dis_source_project_id", F_STR, 256, NULL, 0, 0, 0},
+    {"hl7_position", F_ENUM, 0, E_HL7_POS, 0, 0, 0},
+    {"hl7_whitelist_enable", F_BOOL, 0, NULL, 0, 0, 0},
+    {"hl7_whitelist", F_STR, 4096, NULL, 0, 0, 0},
+    {"ldap_security_auth_type", F_ENUM, 0, E_LDAP_AUTH, 0, 0, 0},
+    {"rabbitmq_virtual_host", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"rabbitmq_ssl_protocol", F_ENUM, 0, E_RABBIT_SSL, 0, 0, 0},
+    {"sap_client", F_STR, 10, NULL, 0, 0, 0},
+    {"sap_sysnr", F_STR, 256, NULL, 0, 0, 0},
+    {"snmp_network_protocol", F_ENUM, 0, E_SNMP_PROTO, 0, 0, FS_TARGET},
+    {"snmp_version", F_INT, 0, NULL, 0, 3, 0},
+    {"snmp_community", F_STR, 256, NULL, 0, 0, FS_SECRET},
+    {"ibmmq_ccs_id", F_STR, 256, NULL, 0, 0, 0},
+    {"ibmmq_queue_manager", F_STR, 256, NULL, 0, 0, 0},
+    {"ibmmq_channel", F_STR, 256, NULL, 0, 0, 0},
+    {"ibmmq_cipher_suite", F_STR, 256, NULL, 0, 0, 0},
+    {"hdfs_path", F_STR, 1024, NULL, 0, 0, 0},
+    {"principal_name", F_STR, 256, NULL, 0, 0, 0},
+    {"config_file_name", F_STR, 256, NULL, 0, 0, 0},
+    {"config_file_content", F_STR, 16 * MB, NULL, 0, 0, FS_SECRET},
+    {"connection_instance_id", F_STR, 256, NULL, 0, 0, 0},
+    {"connector_params", F_OBJ, 0, NULL, 0, 0, 0},
 };
 
 static const fspec auth_fields[] = {
-    {"auth_method", F_ENUM, 0, E_AUTH_METHOD, 0, 0},
-    {"app_auth_type", F_ENUM, 0, E_APP_AUTH, 0, 0},
-    {"user_name", F_STR, 256, NULL, 0, 0},
-    {"password", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"app_key", F_STR, 256, NULL, 0, 0},
-    {"app_secret", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"secret", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"alt_ip", F_STR, 256, NULL, 0, 0},
-    {"access_token_url", F_STR, 2048, NULL, 0, 0},
-    {"client_id", F_STR, 256, NULL, 0, 0},
-    {"client_secret", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"scope", F_STR, 1024, NULL, 0, 0},
-    {"authorization", F_STR, DS_SECRET_MAX, NULL, 0, 0},
-    {"grant_type", F_STR, 64, NULL, 0, 0},
+    {"auth_method", F_ENUM, 0, E_AUTH_METHOD, 0, 0, FS_TARGET},
+    {"app_auth_type", F_ENUM, 0, E_APP_AUTH, 0, 0, 0},
+    {"user_name", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"password", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"app_key", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"app_secret", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"secret", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"alt_ip", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"access_token_url", F_STR, 2048, NULL, 0, 0, FS_TARGET},
+    {"client_id", F_STR, 256, NULL, 0, 0, FS_TARGET},
+    {"client_secret", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"scope", F_STR, 1024, NULL, 0, 0, 0},
+    {"authorization", F_STR, DS_SECRET_MAX, NULL, 0, 0, FS_SECRET},
+    {"grant_type", F_STR, 64, NULL, 0, 0, 0},
 };
 
 static int all_digits(const char *s, size_t maxlen)
@@ -565,4 +566,66 @@ int ds_validate_info(cJSON *info, ds_verr *e)
     cJSON *content = cJSON_GetObjectItemCaseSensitive(info, "content");
     if (!content || cJSON_IsNull(content)) return fail(e, "content", "is required");
     return ds_validate_content(type->valuestring, content, e);
+}
+
+/* ---- field roles ---- */
+
+int ds_fields_each(unsigned flags, ds_field_fn fn, void *arg)
+{
+    for (size_t i = 0; i < sizeof content_fields / sizeof content_fields[0]; i++) {
+        if (!(content_fields[i].flags & flags)) continue;
+        int rc = fn(NULL, content_fields[i].key, arg);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < sizeof auth_fields / sizeof auth_fields[0]; i++) {
+        if (!(auth_fields[i].flags & flags)) continue;
+        int rc = fn(DS_AUTH_KEY, auth_fields[i].key, arg);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+unsigned ds_field_flags(const char *parent, const char *key)
+{
+    const fspec *tab = parent ? auth_fields : content_fields;
+    size_t n = parent ? sizeof auth_fields / sizeof auth_fields[0] : sizeof content_fields / sizeof content_fields[0];
+    if (parent && strcmp(parent, DS_AUTH_KEY) != 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(tab[i].key, key)) return tab[i].flags | FS_DECLARED;
+    return 0;
+}
+
+int ds_secret_name(const char *key)
+{
+    static const char *const words[] = {"password", "passwd",     "secret",     "token",      "private_key",
+                                        "privatekey", "api_key",  "apikey",     "passphrase", "credential",
+                                        "authorization", NULL};
+    char low[128];
+    size_t n = strlen(key);
+    if (n >= sizeof low) n = sizeof low - 1;
+    for (size_t i = 0; i < n; i++) low[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] - 'A' + 'a' : key[i]);
+    low[n] = '\0';
+    for (const char *const *w = words; *w; w++)
+        if (strstr(low, *w)) return 1;
+    return 0;
+}
+
+typedef struct target_cmp {
+    const cJSON *a, *b;
+} target_cmp;
+
+static int target_differs(const char *parent, const char *key, void *arg)
+{
+    const target_cmp *t = arg;
+    const cJSON *pa = parent ? get(t->a, parent) : t->a, *pb = parent ? get(t->b, parent) : t->b;
+    const cJSON *va = cJSON_IsObject(pa) ? get(pa, key) : NULL, *vb = cJSON_IsObject(pb) ? get(pb, key) : NULL;
+    if (!va && !vb) return 0;
+    return !va || !vb || !cJSON_Compare(va, vb, 1);
+}
+
+int ds_same_target(const char *type_a, const cJSON *content_a, const char *type_b, const cJSON *content_b)
+{
+    if (!type_a || !type_b || strcmp(type_a, type_b) != 0) return 0;
+    target_cmp t = {content_a, content_b};
+    return ds_fields_each(FS_TARGET, target_differs, &t) == 0;
 }

@@ -48,6 +48,41 @@ int ds_check_duplicates(const cJSON *doc, ds_verr *e) ROMA_MUST_USE;
 /* Validates only a content object for type (used by ds_validate_info; exposed for tests). */
 int ds_validate_content(const char *type, cJSON *content, ds_verr *e) ROMA_MUST_USE;
 
+/* ---- field roles (the declarative table of ds_validate.c) ----
+ * FS_SECRET: the value is a secret: sealed at rest, "******" in responses, "******" sent back keeps the
+ *            stored value (ds_secrets.c). Every password/secret/key/token-like field of every type's
+ *            content in sdk-catalog/fdi.md: password, sk, ssl_password, trust_store_password,
+ *            key_store_password, key_store_key_password, snmp_community (a password by the SDK's own
+ *            words), key_store (a private key store), config_file_content (the MRS/FI user
+ *            authentication file: a keytab), and api_auth_detail.password / app_secret / secret /
+ *            client_secret / authorization.
+ * FS_TARGET: the value says where (or as whom) a check connects: host, port, address, url, broker,
+ *            database_name, mode, user_name, ... A stored secret may be sent to a changed target only by
+ *            a caller with the modify role (ds_connect.c). */
+#define FS_SECRET 0x1u
+#define FS_TARGET 0x2u
+#define FS_DECLARED 0x4u /* returned by ds_field_flags for every declared key */
+#define DS_AUTH_KEY "api_auth_detail" /* the one nested object with its own field table */
+
+/* Calls fn(parent, key, arg) for every declared field whose flags include any of flags; parent is NULL
+ * for a key of content, DS_AUTH_KEY for a key of content.api_auth_detail. Stops at (and returns) the
+ * first non-zero result of fn; 0 when all were visited. */
+typedef int (*ds_field_fn)(const char *parent, const char *key, void *arg);
+int ds_fields_each(unsigned flags, ds_field_fn fn, void *arg);
+
+/* Flags of a declared field (parent as above) with FS_DECLARED, 0 when key is not declared there. */
+unsigned ds_field_flags(const char *parent, const char *key);
+
+/* 1 when an undeclared key's name says it holds a secret (contains password, passwd, secret, token,
+ * private_key/privatekey, api_key/apikey, passphrase, credential or authorization, any case). Such
+ * keys anywhere in content (unknown keys are kept, e.g. inside connector_params) are sealed and masked
+ * like declared secrets. */
+int ds_secret_name(const char *key);
+
+/* 1 when two validated (normalised) contents name the same target: same type and equal FS_TARGET
+ * fields (absent and null count as equal to each other). */
+int ds_same_target(const char *type_a, const cJSON *content_a, const char *type_b, const cJSON *content_b);
+
 /* Datasource name rule alone (1-255 code points, valid UTF-8, none of & < > " ' ( )): 1 ok. */
 int ds_name_valid(const char *name);
 

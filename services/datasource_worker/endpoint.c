@@ -92,10 +92,11 @@ int ds_resolve(ds_job *job, const char *host, int port, ds_addrs *out)
     if (out->n == 0) {
         if (denied) {
             if (strcmp(hostbuf, denied_ip) == 0)
-                ds_fail(job, DS_E_POLICY, "%s is in a range the worker may not connect to", hostbuf);
+                ds_fail(job, DS_E_POLICY, "%s:%d is in a range or is an endpoint of this platform the worker may not connect to",
+                        hostbuf, port);
             else
-                ds_fail(job, DS_E_POLICY, "%s resolves to %s, in a range the worker may not connect to", hostbuf,
-                        denied_ip);
+                ds_fail(job, DS_E_POLICY, "%s resolves to %s, in a range or an endpoint of this platform the worker may not connect to (port %d)",
+                        hostbuf, denied_ip, port);
         } else {
             ds_fail(job, DS_E_DNS, "host %s has no IPv4 or IPv6 address", hostbuf);
         }

@@ -22,9 +22,13 @@
 #include "dispatch.h"
 #include "ds_job.h"
 #include "log.h"
+#include "platform.h"
 #include "service.h"
 #include "util.h"
 #include "worker.h"
+
+/* Loopback, unspecified ("this host"), link-local and the cloud metadata address. */
+#define DS_DEFAULT_DENY "127.0.0.0/8,::1/128,0.0.0.0/8,::/128,169.254.0.0/16,fe80::/10,fd00:ec2::254/128"
 
 /* The hard cap of a check deadline: a longer configured value is clamped to it. */
 #define DS_CHECK_TIMEOUT_CAP_MS 30000
@@ -36,6 +40,12 @@ static struct {
     char *log_level;
     char *allow_cidrs;
     char *deny_cidrs;
+    int deny_platform;
+    char *database_url;
+    char *broker_frontend;
+    char *http_listen;
+    long http_port;
+    char *deny_endpoints;
     long check_timeout_ms;
     long concurrency;
     long max_abandoned;
@@ -48,7 +58,13 @@ static const cfg_entry config_table[] = {
     {"ROMA_DS_CHECK_TIMEOUT_MS", CFG_INT, "10000", "deadline of one connectivity check or table listing, DNS included (values above 30000 are capped)", &cfg.check_timeout_ms, 100, 3600000},
     {"ROMA_DS_CONCURRENCY", CFG_INT, "4", "checks this process runs at once (executor threads)", &cfg.concurrency, 1, ROMA_WORKER_MAX_CONCURRENCY},
     {"ROMA_DS_ALLOW_CIDRS", CFG_STR, "", "comma-separated CIDRs checks may connect to; empty = any address not denied", &cfg.allow_cidrs, 0, 0},
-    {"ROMA_DS_DENY_CIDRS", CFG_STR, "169.254.0.0/16,fd00:ec2::254/128", "comma-separated CIDRs checks never connect to (wins over the allow list; IPv4-mapped IPv6 included)", &cfg.deny_cidrs, 0, 0},
+    {"ROMA_DS_DENY_CIDRS", CFG_STR, DS_DEFAULT_DENY, "comma-separated CIDRs checks never connect to (wins over the allow list; IPv4-mapped IPv6 included): loopback, unspecified, link-local, cloud metadata; private ranges are allowed. Setting it replaces the whole list", &cfg.deny_cidrs, 0, 0},
+    {"ROMA_DS_DENY_PLATFORM", CFG_BOOL, "true", "refuse the platform's own endpoints (database, broker, API, ROMA_DS_DENY_ENDPOINTS) whatever the CIDR lists say; false only for a deliberately open lab setup", &cfg.deny_platform, 0, 0},
+    {"ROMA_DATABASE_URL", CFG_STR, "postgresql://roma:roma@127.0.0.1:5432/roma", "the platform database: only its host:port is read, to deny it to checks", &cfg.database_url, 0, 0},
+    {"ROMA_BROKER_FRONTEND", CFG_STR, "tcp://127.0.0.1:5555", "the broker's requester endpoint (denied to checks, like the backend)", &cfg.broker_frontend, 0, 0},
+    {"ROMA_HTTP_LISTEN", CFG_STR, "127.0.0.1", "the API's listen address (with ROMA_HTTP_PORT: denied to checks)", &cfg.http_listen, 0, 0},
+    {"ROMA_HTTP_PORT", CFG_INT, "8080", "the API's port (denied to checks on every local address)", &cfg.http_port, 1, 65535},
+    {"ROMA_DS_DENY_ENDPOINTS", CFG_STR, "", "further host:port endpoints of the platform checks may not reach (a load balancer or gateway in front of the API)", &cfg.deny_endpoints, 0, 0},
     {"ROMA_DS_MAX_ABANDONED", CFG_INT, "64", "checks still blocked past their deadline tolerated before new checks are refused (worker overloaded)", &cfg.max_abandoned, 1, 10000},
     {"ROMA_LOG_LEVEL", CFG_STR, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
 };
@@ -108,6 +124,17 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (cfg.deny_platform) {
+        platform_endpoints pe = {cfg.database_url, cfg.broker_frontend, cfg.backend, cfg.http_listen, cfg.http_port,
+                                 cfg.deny_endpoints};
+        if (platform_deny(g_ds.policy, &pe, err, sizeof err) != 0) {
+            log_error(NULL, "config.platform_endpoints", "%s", err);
+            rc = 2;
+            goto out;
+        }
+    } else {
+        log_warn(NULL, "policy.platform_open", "ROMA_DS_DENY_PLATFORM=false: checks may reach the platform's own endpoints");
+    }
     g_ds.check_timeout_ms = cfg.check_timeout_ms;
     g_ds.max_abandoned = cfg.max_abandoned;
     if (check_only) {
@@ -124,9 +151,10 @@ int main(int argc, char **argv)
     w = roma_worker_new(cfg.backend, DS_KIND, (int)cfg.concurrency);
     if (!w) goto out;
     log_info(NULL, "worker.started",
-             "datasource worker on %s: concurrency %ld, check deadline %ld ms, %zu allow / %zu deny CIDRs",
+             "datasource worker on %s: concurrency %ld, check deadline %ld ms, %zu allow / %zu deny CIDRs, "
+             "%zu denied platform endpoints",
              cfg.backend, cfg.concurrency, cfg.check_timeout_ms, netpolicy_count(g_ds.policy, 0),
-             netpolicy_count(g_ds.policy, 1));
+             netpolicy_count(g_ds.policy, 1), netpolicy_count(g_ds.policy, 2));
     if (roma_worker_run(w, dispatch_handle, NULL, &stop_requested) != 0) {
         log_error(NULL, "worker.failed", "the worker loop could not start");
         goto out;

@@ -14,11 +14,18 @@ typedef struct cidr {
     int bits; /* 0..128 */
 } cidr;
 
+typedef struct endpoint {
+    cidr range; /* a single address (bits 128) or a range, e.g. all of 127.0.0.0/8 */
+    unsigned port;
+} endpoint;
+
 struct netpolicy {
     cidr *allow;
     size_t nallow;
     cidr *deny;
     size_t ndeny;
+    endpoint *eps;
+    size_t neps;
 };
 
 static const unsigned char v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -123,6 +130,7 @@ void netpolicy_free(netpolicy *p)
     if (!p) return;
     free(p->allow);
     free(p->deny);
+    free(p->eps);
     free(p);
 }
 
@@ -142,26 +150,70 @@ static int any_match(const cidr *list, size_t n, const unsigned char a[16])
     return 0;
 }
 
-static int allows16(const netpolicy *p, const unsigned char a[16])
+static int allows16(const netpolicy *p, const unsigned char a[16], unsigned port)
 {
     if (!p) return 1;
+    for (size_t i = 0; port && i < p->neps; i++)
+        if (p->eps[i].port == port && cidr_match(&p->eps[i].range, a)) return 0;
     if (any_match(p->deny, p->ndeny, a)) return 0;
     if (p->nallow == 0) return 1;
     return any_match(p->allow, p->nallow, a);
 }
 
+/* sa as 16 address bytes and a host-order port. 0, or -1 for another family. */
+static int sockaddr16(const struct sockaddr *sa, unsigned char a[16], unsigned *port)
+{
+    if (!sa) return -1;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        map_v4(&s4->sin_addr, a);
+        *port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(a, &s6->sin6_addr, 16);
+        *port = ntohs(s6->sin6_port);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int add_endpoint(netpolicy *p, const cidr *c, unsigned port)
+{
+    for (size_t i = 0; i < p->neps; i++)
+        if (p->eps[i].port == port && p->eps[i].range.bits == c->bits && !memcmp(p->eps[i].range.addr, c->addr, 16))
+            return 0;
+    endpoint *grown = realloc(p->eps, (p->neps + 1) * sizeof *grown);
+    if (!grown) return ROMA_ENOMEM;
+    p->eps = grown;
+    p->eps[p->neps].range = *c;
+    p->eps[p->neps].port = port;
+    p->neps++;
+    return 0;
+}
+
+int netpolicy_deny_endpoint(netpolicy *p, const struct sockaddr *sa)
+{
+    cidr c;
+    unsigned port;
+    if (!p || sockaddr16(sa, c.addr, &port) != 0 || port == 0) return ROMA_EINVAL;
+    c.bits = 128;
+    return add_endpoint(p, &c, port);
+}
+
+int netpolicy_deny_endpoint_range(netpolicy *p, const char *range, unsigned port)
+{
+    cidr c;
+    if (!p || !range || port == 0 || port > 65535 || parse_cidr(range, strlen(range), &c) != 0) return ROMA_EINVAL;
+    return add_endpoint(p, &c, port);
+}
+
 int netpolicy_allows(const netpolicy *p, const struct sockaddr *sa)
 {
     unsigned char a[16];
-    if (!sa) return 0;
-    if (sa->sa_family == AF_INET) {
-        map_v4(&((const struct sockaddr_in *)(const void *)sa)->sin_addr, a);
-    } else if (sa->sa_family == AF_INET6) {
-        memcpy(a, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-    } else {
-        return 0;
-    }
-    return allows16(p, a);
+    unsigned port;
+    if (sockaddr16(sa, a, &port) != 0) return 0;
+    return allows16(p, a, port);
 }
 
 int netpolicy_allows_text(const netpolicy *p, const char *ip)
@@ -174,11 +226,11 @@ int netpolicy_allows_text(const netpolicy *p, const char *ip)
     } else if (inet_pton(AF_INET6, ip, a) != 1) {
         return -1;
     }
-    return allows16(p, a);
+    return allows16(p, a, 0);
 }
 
-size_t netpolicy_count(const netpolicy *p, int deny)
+size_t netpolicy_count(const netpolicy *p, int which)
 {
     if (!p) return 0;
-    return deny ? p->ndeny : p->nallow;
+    return which == 2 ? p->neps : which ? p->ndeny : p->nallow;
 }

@@ -68,14 +68,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         cJSON *content = cJSON_GetObjectItemCaseSensitive(doc, "content");
         cJSON *sealed = cJSON_Duplicate(content, 1);
-        if (sealed && ds_secrets_seal(sealed, NULL, &e) == 0) {
+        if (sealed && ds_secrets_seal(sealed, NULL, &e, NULL) == 0) {
             if (!ds_secrets_all_sealed(sealed)) abort();
             /* an update sending everything back masked keeps exactly the stored values */
             cJSON *masked = cJSON_Duplicate(sealed, 1);
             if (masked && ds_secrets_mask(masked) == 0) {
                 check_masked(masked);
                 cJSON *again = cJSON_Duplicate(masked, 1);
-                if (again && ds_secrets_seal(again, sealed, &e) != 0) abort();
+                if (again && ds_secrets_seal(again, sealed, &e, NULL) != 0) abort();
                 if (again && !cJSON_Compare(again, sealed, 1)) abort();
                 cJSON_Delete(again);
             }

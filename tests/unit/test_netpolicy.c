@@ -145,6 +145,30 @@ int main(void)
     check("NULL policy allows", netpolicy_allows_text(NULL, "169.254.169.254") == 1);
     check("NULL policy counts 0", netpolicy_count(NULL, 1) == 0);
 
+    /* ---- denied endpoints (platform.c): address + port, whatever the ranges say ---- */
+    p = mk("", "169.254.0.0/16");
+    struct sockaddr_in db4 = {.sin_family = AF_INET, .sin_port = htons(54320)};
+    inet_pton(AF_INET, "127.0.0.1", &db4.sin_addr);
+    check("loopback allowed by an explicit deny list", netpolicy_allows(p, (struct sockaddr *)&db4) == 1);
+    check("endpoint added", netpolicy_deny_endpoint(p, (struct sockaddr *)&db4) == 0 && netpolicy_count(p, 2) == 1);
+    check("endpoint refused", netpolicy_allows(p, (struct sockaddr *)&db4) == 0);
+    struct sockaddr_in other = db4;
+    other.sin_port = htons(54321);
+    check("same address, other port allowed", netpolicy_allows(p, (struct sockaddr *)&other) == 1);
+    struct sockaddr_in6 mapped = {.sin6_family = AF_INET6, .sin6_port = htons(54320)};
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr);
+    check("endpoint refused as IPv4-mapped IPv6", netpolicy_allows(p, (struct sockaddr *)&mapped) == 0);
+    struct sockaddr_in zero = db4;
+    zero.sin_port = 0;
+    check("range endpoint added", netpolicy_deny_endpoint_range(p, "127.0.0.0/8", 5432) == 0);
+    struct sockaddr_in lo2 = db4;
+    lo2.sin_port = htons(5432);
+    inet_pton(AF_INET, "127.0.0.2", &lo2.sin_addr);
+    check("range endpoint refused", netpolicy_allows(p, (struct sockaddr *)&lo2) == 0);
+    check("bad range endpoint", netpolicy_deny_endpoint_range(p, "127.0.0.0/33", 5432) == ROMA_EINVAL);
+    check("endpoint needs a port", netpolicy_deny_endpoint(p, (struct sockaddr *)&zero) == ROMA_EINVAL);
+    netpolicy_free(p);
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
