@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 static int g_max_depth = JSON_GATE_DEFAULT_DEPTH;
 static size_t g_max_bytes = JSON_GATE_DEFAULT_BYTES;
 
@@ -19,28 +21,7 @@ void json_gate_set_limits(int max_depth, size_t max_bytes)
 
 int json_gate_max_depth(void) { return g_max_depth; }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes available), or 0 when it is not one.
- * Overlongs, surrogates (ED A0..BF) and code points above U+10FFFF (F4 90.., F5..FF) are invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    if (c < 0xc2) return 0; /* continuation byte or overlong 2-byte lead */
-    if (c < 0xe0) return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c < 0xf0) {
-        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
-        if (c == 0xe0 && s[1] < 0xa0) return 0; /* overlong */
-        if (c == 0xed && s[1] >= 0xa0) return 0; /* surrogate */
-        return 3;
-    }
-    if (c < 0xf5) {
-        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80) return 0;
-        if (c == 0xf0 && s[1] < 0x90) return 0; /* overlong */
-        if (c == 0xf4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
+static size_t utf8_seq(const unsigned char *s, size_t n) { return util_utf8_seq(s, n); }
 
 int json_gate_text_ok(const char *s, size_t len)
 {
