@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "asset_job.h"
+#include "json_gate.h"
 #include "crypto.h"
 #include "db.h"
 #include "job.h"
@@ -70,7 +71,7 @@ static int read_package(const void *data, size_t len, cJSON **manifest, cJSON *d
         int is_app = name && !strncmp(name, "apps/", 5) && strlen(name) > 10 && !strcmp(name + strlen(name) - 5, ".json");
         if (!is_manifest && !is_app) continue;
         char *text = read_entry(a, e);
-        cJSON *doc = text ? cJSON_Parse(text) : NULL;
+        cJSON *doc = text ? json_gate_parse_str(text, NULL) : NULL;
         free(text);
         if (!doc) {
             rc = ROMA_EINVAL;
