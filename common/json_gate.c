@@ -279,11 +279,35 @@ static int scan_word(gate *g, const char *w)
     return 0;
 }
 
-/* The whole text, iteratively: stack[d] is '{' or '[' of each open container, obj_ids[d] its id. */
+/* Fills err->path with the member names (and array indexes) leading to the key decoded at arena[off..]. */
+static void dup_path(gate *g, const char *stack, const size_t *koff, const size_t *klen, const uint32_t *idx,
+                     int depth, size_t off)
+{
+    if (!g->err) return;
+    char *p = g->err->path;
+    size_t cap = sizeof g->err->path, n = 0;
+    for (int d = 0; d < depth && n + 1 < cap; d++) {
+        int w;
+        if (d == depth - 1) {
+            w = snprintf(p + n, cap - n, "%s%.*s", n ? "." : "", (int)(g->arena_len - off), g->arena + off);
+        } else if (stack[d] == '{') {
+            w = snprintf(p + n, cap - n, "%s%.*s", n ? "." : "", (int)klen[d], g->arena + koff[d]);
+        } else {
+            w = snprintf(p + n, cap - n, "[%u]", (unsigned)idx[d]);
+        }
+        if (w < 0) break;
+        n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    }
+}
+
+/* The whole text, iteratively: stack[d] is '{' or '[' of each open container, ids[d] its id, and for the
+ * error path of a duplicate key koff/klen[d] the current member name of an object, idx[d] the current
+ * element of an array. */
 static int scan(gate *g, int max_depth)
 {
     char stack[JSON_GATE_MAX_DEPTH + 1];
-    uint32_t ids[JSON_GATE_MAX_DEPTH + 1];
+    uint32_t ids[JSON_GATE_MAX_DEPTH + 1], idx[JSON_GATE_MAX_DEPTH + 1];
+    size_t koff[JSON_GATE_MAX_DEPTH + 1], klen[JSON_GATE_MAX_DEPTH + 1];
     int depth = 0;
     uint32_t next_id = 0;
     int rc;
@@ -296,6 +320,8 @@ static int scan(gate *g, int max_depth)
             if (depth >= max_depth) return fail(g, JSON_GATE_TOO_DEEP, g->i, "The JSON text is nested too deeply");
             stack[depth] = (char)c;
             ids[depth] = next_id++;
+            idx[depth] = 0;
+            koff[depth] = klen[depth] = 0;
             depth++;
             g->i++;
             skip_ws(g);
@@ -334,7 +360,10 @@ static int scan(gate *g, int max_depth)
         if (c != ',') return fail(g, JSON_GATE_SYNTAX, g->i, "The JSON text has an unexpected character");
         g->i++;
         skip_ws(g);
-        if (stack[depth - 1] == '[') continue;
+        if (stack[depth - 1] == '[') {
+            idx[depth - 1]++;
+            continue;
+        }
     expect_key:
         if (g->i >= g->n || g->s[g->i] != '"')
             return fail(g, JSON_GATE_SYNTAX, g->i, "The JSON text has an object member without a string key");
@@ -343,7 +372,12 @@ static int scan(gate *g, int max_depth)
             if ((rc = scan_string(g, 1)) != 0) return rc;
             int dup = key_add(g, ids[depth - 1], off);
             if (dup < 0) return fail(g, JSON_GATE_NOMEM, key_at, "Out of memory");
-            if (dup) return fail(g, JSON_GATE_DUP_KEY, key_at, "The JSON text has a duplicate object key");
+            if (dup) {
+                dup_path(g, stack, koff, klen, idx, depth, off);
+                return fail(g, JSON_GATE_DUP_KEY, key_at, "The JSON text has a duplicate object key");
+            }
+            koff[depth - 1] = off;
+            klen[depth - 1] = g->arena_len - off;
         }
         skip_ws(g);
         if (g->i >= g->n || g->s[g->i] != ':')

@@ -42,7 +42,9 @@ typedef enum {
 typedef struct json_gate_err {
     json_gate_code code;
     size_t offset; /* byte offset of the offending input */
-    char msg[160]; /* "The request body is not valid JSON (duplicate key at byte 12)." style, no input echoed */
+    char msg[160]; /* "The JSON text has a duplicate object key at byte 12." style, no input echoed */
+    char path[128]; /* JSON_GATE_DUP_KEY: the repeated member, "content.password", "items[2].k" (raw
+                     * UTF-8 of the keys, truncated; escape it before echoing) */
 } json_gate_err;
 
 /* Sets the process-wide limits used when a call passes 0 (depth clamped to 1..JSON_GATE_MAX_DEPTH). Call

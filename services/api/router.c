@@ -223,7 +223,11 @@ static int body_or_reply(req *r, long long limit)
         return rc;
     }
     log_info(r->rid, "http.bad_body", "body refused by the JSON gate (%d): %s", (int)ge.code, ge.msg);
-    reply_bad_param(r, "The request body is not valid JSON: %s", ge.msg);
+    if (ge.code == JSON_GATE_DUP_KEY && r->route->shape == ERR_SHAPE_FDI)
+        /* FDI documents "Invalid parameter [%s]." for a field it cannot accept (reply_* escapes it) */
+        reply_error(r, 400, "FDI.3033", "Invalid parameter [%s].", ge.path);
+    else
+        reply_bad_param(r, "The request body is not valid JSON: %s", ge.msg);
     return rc;
 }
 

@@ -176,6 +176,11 @@ static void test_dup(void)
     check("one repeat among 20000 keys is found", code(big) == JSON_GATE_DUP_KEY);
     free(big);
     json_gate_err e;
+    check("dup path top", json_gate_check("{\"a\":1,\"a\":2}", 13, 0, 0, &e) != 0 && !strcmp(e.path, "a"));
+    const char *nest = "{\"x\":1,\"content\":{\"p\":1,\"password\":1,\"password\":2}}";
+    check("dup path nested", json_gate_check(nest, strlen(nest), 0, 0, &e) != 0 && !strcmp(e.path, "content.password"));
+    const char *arr = "{\"items\":[{},{\"k\":1},{\"k\":1,\"k\":2}]}";
+    check("dup path through an array", json_gate_check(arr, strlen(arr), 0, 0, &e) != 0 && !strcmp(e.path, "items[2].k"));
     check("offset points at the repeated key", json_gate_check("{\"a\":1,\"a\":2}", 13, 0, 0, &e) != 0 && e.offset == 7);
 }
 
