@@ -135,25 +135,13 @@ int util_is_uuid(const char *s)
 long util_utf8_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     long n = 0;
-    while (*p) {
-        unsigned c = *p;
-        int extra;
-        unsigned cp;
-        if (c < 0x80) { extra = 0; cp = c; }
-        else if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { extra = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { extra = 3; cp = c & 0x07; }
-        else return -1;
-        p++;
-        for (int i = 0; i < extra; i++, p++) {
-            if ((*p & 0xc0) != 0x80) return -1;
-            cp = (cp << 6) | (*p & 0x3f);
-        }
-        /* overlong encodings, surrogates and out-of-range code points are not valid UTF-8 */
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return -1;
+    while (left) {
+        size_t k = util_utf8_seq(p, left);
+        if (!k) return -1;
+        p += k;
+        left -= k;
         n++;
     }
     return n;
