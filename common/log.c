@@ -24,13 +24,30 @@ void log_init(const char *service, const char *level_name)
     else if (!strcasecmp(level_name, "error")) log_min = LOG_ERROR;
 }
 
-/* Appends s JSON-escaped into buf at *pos, never past cap-1; truncates silently. */
+/* Appends s JSON-escaped into buf at *pos, never past cap-1; truncates silently. Bytes that are not
+ * valid UTF-8 (client input echoed into a message) become the text \xNN, so every line stays valid
+ * JSON in UTF-8 and the byte is still visible. */
 static void append_escaped(char *buf, size_t cap, size_t *pos, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    for (; s && *s && *pos + 7 < cap; s++) {
+    size_t left = s ? strlen(s) : 0;
+    for (; s && *s && *pos + 7 < cap; s++, left--) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
+        if (c >= 0x80) {
+            size_t k = util_utf8_seq((const unsigned char *)s, left);
+            if (k) {
+                memcpy(buf + *pos, s, k); /* k <= 4 < the 7 bytes of room checked above */
+                *pos += k;
+                s += k - 1;
+                left -= k - 1;
+            } else {
+                buf[(*pos)++] = '\\';
+                buf[(*pos)++] = '\\';
+                buf[(*pos)++] = 'x';
+                buf[(*pos)++] = hex[c >> 4];
+                buf[(*pos)++] = hex[c & 15];
+            }
+        } else if (c == '"' || c == '\\') {
             buf[(*pos)++] = '\\';
             buf[(*pos)++] = (char)c;
         } else if (c < 0x20) {

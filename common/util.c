@@ -135,28 +135,62 @@ int util_is_uuid(const char *s)
 long util_utf8_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     long n = 0;
-    while (*p) {
-        unsigned c = *p;
-        int extra;
-        unsigned cp;
-        if (c < 0x80) { extra = 0; cp = c; }
-        else if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { extra = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { extra = 3; cp = c & 0x07; }
-        else return -1;
-        p++;
-        for (int i = 0; i < extra; i++, p++) {
-            if ((*p & 0xc0) != 0x80) return -1;
-            cp = (cp << 6) | (*p & 0x3f);
-        }
-        /* overlong encodings, surrogates and out-of-range code points are not valid UTF-8 */
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return -1;
+    while (left) {
+        size_t k = util_utf8_seq(p, left);
+        if (!k) return -1;
+        p += k;
+        left -= k;
         n++;
     }
     return n;
+}
+
+size_t util_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if (c < 0xc2) return 0; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xe0) return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c < 0xf0) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && s[1] < 0xa0) return 0;  /* overlong */
+        if (c == 0xed && s[1] >= 0xa0) return 0; /* surrogate */
+        return 3;
+    }
+    if (c < 0xf5) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80) return 0;
+        if (c == 0xf0 && s[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xf4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+void util_escape_text(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, n = strlen(s);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = util_utf8_seq(p + i, n - i);
+        if (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)) k = 0; /* control characters are escaped too */
+        size_t need = k ? k : 4;
+        if (o + need + 1 > cap) break;
+        if (k) {
+            memcpy(out + o, p + i, k);
+            o += k;
+            i += k;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[p[i] >> 4];
+            out[o++] = hex[p[i] & 15];
+            i++;
+        }
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
 }
 
 int util_parse_long(const char *s, long *out)

@@ -28,6 +28,16 @@ int util_is_uuid(const char *s);    /* 8-4-4-4-12 hex, any case */
 /* Length in Unicode code points of valid UTF-8, or -1 when s is not valid UTF-8. */
 long util_utf8_len(const char *s);
 
+/* Length (1-4) of the valid UTF-8 sequence at s, n bytes available, or 0 when the bytes there are not
+ * valid UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncated sequences). */
+size_t util_utf8_seq(const unsigned char *s, size_t n);
+
+/* Copies the NUL-terminated s into out (cap >= 1 bytes, always NUL-terminated, truncated at a character
+ * boundary) writing every byte that is not part of valid UTF-8, and every control character but
+ * none other, as the four characters \xNN: client input echoed into error bodies and log lines stays
+ * valid UTF-8 and visibly marked. */
+void util_escape_text(const char *s, char *out, size_t cap);
+
 /* Parses a whole decimal integer string into *out; 0 or ROMA_EINVAL. */
 int util_parse_long(const char *s, long *out) ROMA_MUST_USE;
 

@@ -24,6 +24,7 @@
 
 #include "app_store.h"
 #include "app_validate.h"
+#include "json_gate.h"
 #include "crypto.h"
 #include "db.h"
 #include "ds_api.h"
@@ -148,7 +149,7 @@ static cJSON *app_permission(const char *roles_csv)
  * corrupt content (logged). */
 static cJSON *row_json(req *r, PGresult *res, int i)
 {
-    cJSON *content = cJSON_Parse(PQgetvalue(res, i, DS_COL_CONTENT));
+    cJSON *content = json_gate_parse_str(PQgetvalue(res, i, DS_COL_CONTENT), NULL);
     if (!content || ds_secrets_mask(content) != 0) {
         log_error(r->rid, "ds.corrupt", "datasource %s: stored content unreadable", PQgetvalue(res, i, DS_COL_ID));
         cJSON_Delete(content);
@@ -225,7 +226,7 @@ static int overlay(cJSON *dst, const cJSON *src, const char *key)
 static cJSON *stored_info(PGresult *res, int masked)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON *content = cJSON_Parse(PQgetvalue(res, 0, DS_COL_CONTENT));
+    cJSON *content = json_gate_parse_str(PQgetvalue(res, 0, DS_COL_CONTENT), NULL);
     const char *desc = cell(res, 0, DS_COL_DESCRIPTION), *plugin = cell(res, 0, DS_COL_PLUGIN_ID);
     int ok = o && content && (!masked || ds_secrets_mask(content) == 0) &&
              cJSON_AddStringToObject(o, "datasource_name", PQgetvalue(res, 0, DS_COL_NAME)) &&
@@ -260,7 +261,7 @@ int ds_merge_or_reply(req *r, PGresult *stored, cJSON *body, cJSON **out, int *k
         ds_reply_verr(r, &e);
         return ROMA_EINVAL;
     }
-    if (stored && !(stored_content = cJSON_Parse(PQgetvalue(stored, 0, DS_COL_CONTENT)))) goto oom;
+    if (stored && !(stored_content = json_gate_parse_str(PQgetvalue(stored, 0, DS_COL_CONTENT), NULL))) goto oom;
     int rc = ds_secrets_seal(cJSON_GetObjectItemCaseSensitive(info, "content"), stored_content, &e, kept);
     cJSON_Delete(stored_content);
     if (rc == ROMA_EINVAL) {

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_gate.h"
 #include "log.h"
+#include "util.h"
 
 api_ctx *g_api;
 
@@ -40,10 +42,15 @@ cJSON *req_json_or_reply(req *r, int allow_array)
         reply_bad_param(r, "The request body is empty.");
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len + 1 /* our NUL: rejects trailing garbage */, &end, 1);
+    json_gate_err ge;
+    if (!r->body_gated && json_gate_check(r->body, r->body_len, (int)g_api->cfg.json_max_depth, 0, &ge) != 0) {
+        reply_bad_param(r, "The request body is not valid JSON: %s", ge.msg);
+        return NULL;
+    }
+    r->body_gated = 1;
+    cJSON *j = cJSON_ParseWithLength(r->body, r->body_len);
     if (!j) {
-        reply_bad_param(r, "The request body is not valid JSON.");
+        reply_internal(r, "oom parsing a gated body");
         return NULL;
     }
     if (!cJSON_IsObject(j) && !(allow_array && cJSON_IsArray(j))) {
@@ -87,6 +94,7 @@ static const char *status_text(int s)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
@@ -150,26 +158,38 @@ void reply_json_text(req *r, int status, const char *json_text)
 
 void reply_empty(req *r, int status) { reply_raw(r, status, NULL, "", 0); }
 
+void reply_close(req *r)
+{
+    reply_add_header(r, "Connection", "close");
+    mg_disable_connection_keep_alive(r->conn);
+}
+
 static err_shape shape_of(const req *r) { return r->route ? r->route->shape : ERR_SHAPE_ROMA; }
 
-void reply_error_detail(req *r, int status, const char *code, const char *msg, const char *detail)
+void reply_error_detail(req *r, int status, const char *code, const char *msg_in, const char *detail_in)
 {
+    /* messages may quote client input: keep the body valid UTF-8 whatever the input was */
+    char msg[768], detail[768];
+    util_escape_text(msg_in ? msg_in : "", msg, sizeof msg);
+    if (detail_in) util_escape_text(detail_in, detail, sizeof detail);
+    const char *dp = detail_in ? detail : NULL;
     cJSON *o = cJSON_CreateObject();
     if (!o) {
         reply_raw(r, 500, NULL, "", 0);
         return;
     }
+    cJSON *e;
     switch (shape_of(r)) {
     case ERR_SHAPE_ROMA:
         cJSON_AddStringToObject(o, "error_code", code);
         cJSON_AddStringToObject(o, "error_msg", msg);
-        cJSON_AddStringToObject(o, "error_details", detail ? detail : msg);
+        cJSON_AddStringToObject(o, "error_details", dp ? dp : msg);
         cJSON_AddStringToObject(o, "request_id", r->rid);
         break;
     case ERR_SHAPE_FDI:
         cJSON_AddStringToObject(o, "error_code", code);
         cJSON_AddStringToObject(o, "error_msg", msg);
-        if (detail) cJSON_AddStringToObject(o, "detail", detail);
+        if (dp) cJSON_AddStringToObject(o, "detail", dp);
         break;
     case ERR_SHAPE_MQS:
         /* MQS examples use the HTTP status as a number; the SDK types it as a string (spec §8 #17):
@@ -182,6 +202,15 @@ void reply_error_detail(req *r, int status, const char *code, const char *msg, c
         cJSON_AddStringToObject(o, "error_code", code);
         cJSON_AddStringToObject(o, "error_msg", msg);
         cJSON_AddStringToObject(o, "request_id", r->rid);
+        break;
+    case ERR_SHAPE_IAM:
+        (void)code; /* IAM puts the HTTP status in "code" */
+        e = cJSON_AddObjectToObject(o, "error");
+        if (e) {
+            cJSON_AddNumberToObject(e, "code", status);
+            cJSON_AddStringToObject(e, "message", msg);
+            cJSON_AddStringToObject(e, "title", status_text(status));
+        }
         break;
     }
     reply_json(r, status, o);
@@ -205,21 +234,21 @@ void reply_bad_param(req *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    static const char *codes[] = {"ROMA.13000", "FDI.3002", "MQS.00400002", "SCB.00000000"};
+    static const char *codes[] = {"ROMA.13000", "FDI.3002", "MQS.00400002", "SCB.00000000", "400"};
     reply_error_detail(r, 400, codes[shape_of(r)], msg, NULL);
 }
 
 void reply_internal(req *r, const char *what)
 {
     log_error(r->rid, "http.internal_error", "%s", what);
-    static const char *codes[] = {"ROMA.00000500", "FDI.3000", "MQS.00500000", "ROMA.00110500"};
+    static const char *codes[] = {"ROMA.00000500", "FDI.3000", "MQS.00500000", "ROMA.00110500", "500"};
     reply_error(r, 500, codes[shape_of(r)], "Internal server error. Quote request id %s.", r->rid);
 }
 
 void reply_unavailable(req *r, const char *what)
 {
     log_error(r->rid, "http.unavailable", "%s unavailable", what);
-    static const char *codes[] = {"ROMA.00000503", "FDI.3503", "MQS.00503000", "ROMA.00110503"};
+    static const char *codes[] = {"ROMA.00000503", "FDI.3503", "MQS.00503000", "ROMA.00110503", "503"};
     reply_error(r, 503, codes[shape_of(r)], "Service temporarily unavailable (%s). Retry later.", what);
 }
 

@@ -19,13 +19,20 @@
 #include "db.h"
 #include "errors.h"
 
-typedef enum { ERR_SHAPE_ROMA = 0, ERR_SHAPE_FDI, ERR_SHAPE_MQS, ERR_SHAPE_LINK } err_shape;
+/* ERR_SHAPE_IAM: {"error":{"code":<status>,"message","title"}}, the body Huawei IAM answers on /v3/auth/tokens. */
+typedef enum { ERR_SHAPE_ROMA = 0, ERR_SHAPE_FDI, ERR_SHAPE_MQS, ERR_SHAPE_LINK, ERR_SHAPE_IAM } err_shape;
 
 typedef struct api_config {
     char *listen;          /* ROMA_HTTP_LISTEN, e.g. "127.0.0.1" */
     long port;             /* ROMA_HTTP_PORT */
     long threads;          /* ROMA_HTTP_THREADS */
     long max_body;         /* ROMA_HTTP_MAX_BODY bytes */
+    long json_max_depth;   /* ROMA_JSON_MAX_DEPTH: deepest container nesting of a JSON body */
+    long request_timeout_ms; /* ROMA_HTTP_REQUEST_TIMEOUT_MS: headers (and each body read) of a request */
+    long keepalive_ms;     /* ROMA_HTTP_KEEPALIVE_MS: idle time of a kept-alive connection */
+    long listen_backlog;   /* ROMA_HTTP_LISTEN_BACKLOG */
+    long conn_queue;       /* ROMA_HTTP_CONNECTION_QUEUE: accepted sockets waiting for a thread */
+    long thread_stack_kb;  /* ROMA_HTTP_THREAD_STACK_KB */
     char *database_url;    /* ROMA_DATABASE_URL */
     long db_pool_size;     /* ROMA_DB_POOL_SIZE */
     char *broker;          /* ROMA_BROKER_FRONTEND */
@@ -72,6 +79,7 @@ typedef struct req {
     PGconn *db;
     int64_t t0_ms;
     int status;   /* status sent, 0 before the reply */
+    int body_gated; /* the router passed body through json_gate (see router.c) */
     char *extra_headers; /* heap "Name: value\r\n..." added to the next reply */
 } req;
 
@@ -96,7 +104,8 @@ const char *req_header(const req *r, const char *name); /* case-insensitive, or 
 /* Copies the decoded query parameter into buf. Returns its length, -1 when absent, -2 when too long. */
 int req_query(const req *r, const char *name, char *buf, size_t buflen);
 /* Parses the body as a JSON object (or array when allow_array). On failure replies 400 and returns NULL.
- * The caller owns (cJSON_Delete) the result. */
+ * The body has passed json_gate in the router (depth, UTF-8, NUL, duplicate keys); a body that has not
+ * (body_gated 0) is gated here. The caller owns (cJSON_Delete) the result. */
 cJSON *req_json_or_reply(req *r, int allow_array);
 /* Borrows the request's database connection; on failure replies 503 and returns NULL. */
 PGconn *req_db_or_reply(req *r);
@@ -108,6 +117,9 @@ void reply_json(req *r, int status, const cJSON *body);              /* body NUL
 void reply_json_text(req *r, int status, const char *json_text);
 void reply_raw(req *r, int status, const char *content_type, const void *data, size_t len);
 void reply_empty(req *r, int status);
+/* Makes the next reply end the connection (Connection: close, and civetweb does not keep it alive):
+ * after a refused request whose body may still be in flight, or whose framing cannot be trusted. */
+void reply_close(req *r);
 /* Error body in the route's shape: E-ROMA {error_code,error_msg,error_details,request_id},
  * E-FDI {error_code,error_msg[,detail]}, E-MQS {error_code,error_msg}, E-LINK {error_code,error_msg,request_id}. */
 void reply_error(req *r, int status, const char *code, const char *fmt, ...) ROMA_PRINTF(4, 5);

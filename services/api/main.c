@@ -12,12 +12,14 @@
 #include "config.h"
 #include "ds_api.h"
 #include "http.h"
+#include "json_gate.h"
 #include "log.h"
 #include "migrate.h"
 #include "mqs_config.h"
 #include "router.h"
 #include "service.h"
 #include "sweeper.h"
+#include "thread_stack.h"
 #include "util.h"
 
 static api_ctx ctx;
@@ -25,8 +27,14 @@ static api_ctx ctx;
 static const cfg_entry config_table[] = {
     {"ROMA_HTTP_LISTEN", CFG_STR, "127.0.0.1", "address the HTTP server binds (0.0.0.0 in containers)", &ctx.cfg.listen, 0, 0},
     {"ROMA_HTTP_PORT", CFG_INT, "8080", "HTTP port", &ctx.cfg.port, 1, 65535},
-    {"ROMA_HTTP_THREADS", CFG_INT, "32", "HTTP worker threads (each may hold one DB connection)", &ctx.cfg.threads, 1, 1024},
+    {"ROMA_HTTP_THREADS", CFG_INT, "2048", "HTTP worker threads: civetweb gives each open connection (idle or slow ones included) a thread, so this bounds the connections served at once; a thread waiting for the database holds no connection of the pool", &ctx.cfg.threads, 1, 16384},
+    {"ROMA_HTTP_THREAD_STACK_KB", CFG_INT, "1024", "stack of each HTTP thread in KiB (Debian's civetweb gives 100; untouched pages cost nothing); must hold ROMA_JSON_MAX_DEPTH", &ctx.cfg.thread_stack_kb, 256, 65536},
+    {"ROMA_HTTP_REQUEST_TIMEOUT_MS", CFG_INT, "10000", "time a new connection has to send its request headers (slow-header clients are cut off after it); also each body read and write", &ctx.cfg.request_timeout_ms, 100, 600000},
+    {"ROMA_HTTP_KEEPALIVE_MS", CFG_INT, "60000", "how long an idle kept-alive connection (and its thread) is kept", &ctx.cfg.keepalive_ms, 100, 3600000},
+    {"ROMA_HTTP_LISTEN_BACKLOG", CFG_INT, "1024", "kernel accept queue of the listening socket", &ctx.cfg.listen_backlog, 1, 65535},
+    {"ROMA_HTTP_CONNECTION_QUEUE", CFG_INT, "256", "accepted connections waiting for a free HTTP thread", &ctx.cfg.conn_queue, 1, 65535},
     {"ROMA_HTTP_MAX_BODY", CFG_INT, "4194304", "largest accepted request body in bytes (413 above; uploads get 4x)", &ctx.cfg.max_body, 1024, 1073741824},
+    {"ROMA_JSON_MAX_DEPTH", CFG_INT, "64", "deepest container nesting of a JSON body (400 above); stored JSON is read with the same limit", &ctx.cfg.json_max_depth, 2, 1000},
     {"ROMA_DATABASE_URL", CFG_STR, "postgresql://roma:roma@127.0.0.1:5432/roma", "libpq connection string or URL", &ctx.cfg.database_url, 0, 0},
     {"ROMA_DB_POOL_SIZE", CFG_INT, "16", "persistent PostgreSQL connections held by the process", &ctx.cfg.db_pool_size, 1, 512},
     {"ROMA_BROKER_FRONTEND", CFG_STR, "tcp://127.0.0.1:5555", "broker endpoint for requesters", &ctx.cfg.broker, 0, 0},
@@ -74,6 +82,7 @@ int main(int argc, char **argv)
     }
     if (service_load_config("api", config_table, CONFIG_N, &ctx.cfg.log_level, "config.invalid") != 0) return 2;
     g_api = &ctx;
+    json_gate_set_limits((int)ctx.cfg.json_max_depth, (size_t)ctx.cfg.max_body * 4);
     char err[512];
     if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0) {
         log_error(NULL, "config.invalid", "%s", err);
@@ -116,20 +125,30 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char ports[300], threads[16];
+    char ports[300], threads[16], rto[16], kato[16], backlog[16], queue[16];
     snprintf(ports, sizeof ports, "%s:%ld", ctx.cfg.listen, ctx.cfg.port);
     snprintf(threads, sizeof threads, "%ld", ctx.cfg.threads);
+    snprintf(rto, sizeof rto, "%ld", ctx.cfg.request_timeout_ms);
+    snprintf(kato, sizeof kato, "%ld", ctx.cfg.keepalive_ms);
+    snprintf(backlog, sizeof backlog, "%ld", ctx.cfg.listen_backlog);
+    snprintf(queue, sizeof queue, "%ld", ctx.cfg.conn_queue);
+    /* civetweb 1.15 serves one connection per thread from accept to close, idle keep-alive time and a
+     * slow client's header trickle included: the thread count is the number of connections served at
+     * once, and request_timeout_ms bounds how long a client that sends nothing useful holds one. */
+    thread_stack_set_min((size_t)ctx.cfg.thread_stack_kb * 1024);
     const char *options[] = {
         "listening_ports", ports,
         "num_threads", threads,
+        "listen_backlog", backlog,
+        "connection_queue", queue,
         "enable_keep_alive", "yes",
         "tcp_nodelay", "1",
         /* keep the path as sent: the SDK signature covers the encoded form (a %25 must stay %25) */
         "decode_url", "no",
         /* X-Auth-Token may be up to 100000 characters (spec §1.1) */
         "max_request_size", "131072",
-        "request_timeout_ms", "60000",
-        "keep_alive_timeout_ms", "60000",
+        "request_timeout_ms", rto,
+        "keep_alive_timeout_ms", kato,
         NULL,
     };
     struct mg_callbacks cb;
@@ -137,6 +156,7 @@ int main(int argc, char **argv)
     cb.log_message = log_civetweb;
     cb.http_error = router_http_error;
     cb.exit_thread = on_exit_thread;
+    cb.connection_close = router_connection_close;
     mg_init_library(0);
     struct mg_context *mg = mg_start(&cb, NULL, options);
     if (!mg) {
@@ -145,7 +165,8 @@ int main(int argc, char **argv)
         return 1;
     }
     mg_set_request_handler(mg, "/", router_handle, NULL);
-    log_info(NULL, "api.started", "listening on http://%s", ports);
+    log_info(NULL, "api.started", "listening on http://%s (%ld threads, %ld KiB stacks, JSON depth %ld)", ports,
+             ctx.cfg.threads, ctx.cfg.thread_stack_kb, ctx.cfg.json_max_depth);
 
     while (!stop_requested) util_sleep_ms(100);
 

@@ -9,5 +9,7 @@
 int router_handle(struct mg_connection *conn, void *cbdata);
 /* civetweb http_error callback: E-ROMA JSON for errors civetweb raises itself (malformed requests). */
 int router_http_error(struct mg_connection *conn, int status, const char *errmsg);
+/* civetweb connection_close callback: answers the absolute-URI requests civetweb drops silently. */
+void router_connection_close(const struct mg_connection *conn);
 
 #endif

@@ -213,6 +213,6 @@ const route system_routes[] = {
     {"GET", "/healthz", healthz, ROUTE_PUBLIC, ERR_SHAPE_ROMA},
     {"GET", "/readyz", readyz, ROUTE_PUBLIC, ERR_SHAPE_ROMA},
     {"GET", "/{version}", show_version, ROUTE_PUBLIC, ERR_SHAPE_ROMA},
-    {"POST", "/v3/auth/tokens", issue_token, ROUTE_PUBLIC, ERR_SHAPE_ROMA},
+    {"POST", "/v3/auth/tokens", issue_token, ROUTE_PUBLIC, ERR_SHAPE_IAM},
     {NULL},
 };

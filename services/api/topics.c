@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "json_gate.h"
 #include "log.h"
 #include "mqs_common.h"
 #include "mqs_config.h"
@@ -598,7 +599,7 @@ static int find_param_topic(req *r, PGconn *db, const char *name, mqs_topic *t)
 static cJSON *msg_json(const mqs_topic *t, const cJSON *m)
 {
     const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
-    cJSON *parsed = content ? cJSON_Parse(content) : NULL;
+    cJSON *parsed = content ? json_gate_parse_str(content, NULL) : NULL;
     const char *value = cJSON_IsString(parsed) ? parsed->valuestring : (content ? content : "");
     cJSON *o = cJSON_CreateObject();
     static const char *const copy[][2] = {{"key", "key"}, {"message_id", "id"}, {"app_id", "app_id"}, {"tag", "tag"}};

@@ -45,6 +45,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "job.h"
+#include "json_gate.h"
 #include "log.h"
 #include "util.h"
 
@@ -142,6 +143,14 @@ static int read_entry(pkg_reader *pr, char **out, size_t *outlen, const char **l
 /* Every JSON text of a package is parsed here, and only here (one place for the request-body gate). */
 static cJSON *pkg_parse_json(const char *text, size_t len, app_verr *err)
 {
+    /* the same gate as every request body (depth, UTF-8, NUL, duplicate keys) before cJSON sees it */
+    json_gate_err ge;
+    if (json_gate_check(text, len, json_gate_max_depth(), len + 1, &ge) != 0) {
+        err->kind = APP_VERR_PARAM;
+        snprintf(err->field, sizeof err->field, "%s", ge.code == JSON_GATE_DUP_KEY ? ge.path : "");
+        snprintf(err->msg, sizeof err->msg, "%s.", ge.msg);
+        return NULL;
+    }
     cJSON *doc = NULL;
     return app_parse_json_object(text, len, &doc, err) == 0 ? doc : NULL;
 }

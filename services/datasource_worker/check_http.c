@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "json_gate.h"
 #include "curl_pin.h"
 
 static const cJSON *auth_detail(const ds_job *job)
@@ -76,7 +77,7 @@ static int fetch_oauth_token(ds_job *job, const cJSON *ad, char **token)
         ds_fail(job, DS_E_OTHER, "the token endpoint %s answered HTTP %ld", ep, status);
         goto out;
     }
-    cJSON *j = cJSON_Parse(dc.capture);
+    cJSON *j = json_gate_parse_str(dc.capture, NULL);
     const char *tok = j ? ds_str_in(j, "access_token") : NULL;
     if (!tok || !*tok) {
         ds_fail(job, DS_E_PROTOCOL, "the token endpoint %s did not return an access_token", ep);
