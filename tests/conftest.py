@@ -22,6 +22,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 from roma_client import RomaClient  # noqa: E402
+import pg_log  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("ROMA_BUILD_DIR", "build/release"))
@@ -226,7 +227,24 @@ def pg():
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", d, str(port)], check=True)
     yield f"postgresql://roma:roma@127.0.0.1:{port}/roma"
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
+    bugs = pg_log.bug_lines(PG_LOG)  # the whole session's log, before it is removed
     shutil.rmtree(d, ignore_errors=True)  # ~40 MB a run; the process logs beside it are kept
+    assert not bugs, "PostgreSQL logged errors that are always bugs:\n" + "\n".join(bugs)
+
+
+PG_LOG = os.path.join(VAR, "pg", "server.log")
+
+
+@pytest.fixture(autouse=True)
+def _pg_log_guard(request):
+    """Fails the test (at teardown) during which PostgreSQL logged an ERROR from pg_log.BUG_PATTERNS."""
+    if "pg" not in request.fixturenames:
+        yield
+        return
+    start = pg_log.offset(PG_LOG)
+    yield
+    bugs = pg_log.bug_lines(PG_LOG, start)
+    assert not bugs, "PostgreSQL logged errors that are always bugs:\n" + "\n".join(bugs)
 
 
 @pytest.fixture(scope="session")
