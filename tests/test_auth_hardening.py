@@ -72,3 +72,122 @@ def test_concurrent_polls_leave_no_prepared_statement_errors(make_stack):
     bugs = pg_log.bug_lines(PG_LOG, start)
     assert not bugs, "\n".join(bugs)
     assert os.path.exists(PG_LOG), "the pg fixture's server log moved: pg_log cannot check it"
+
+
+# ---- 13: what an SDK-HMAC-SHA256 signature must bind ---------------------------------------------------
+
+import json  # noqa: E402
+
+import requests  # noqa: E402
+
+from mqs_helpers import DataClient, assert_mqs_err, create_topic, make_app  # noqa: E402
+from roma_client import sign  # noqa: E402
+from test_platform import err  # noqa: E402
+
+PY_UA = "huaweicloud-usdk-python/3.0"
+GO_UA = "huaweicloud-usdk-go/3.0"
+
+
+def _ak_post(s, path, body, **kw):
+    url = s.base + path
+    h = sign("POST", url, {"Content-Type": "application/json;charset=UTF-8", "X-Project-Id": s.project_id,
+                           "User-Agent": PY_UA}, body, s.ak, s.sk, **kw)
+    return requests.post(url, data=body, headers=h, timeout=30)
+
+
+def test_signed_headers_must_bind_host_and_date(stack):
+    body = json.dumps({"name": "sig-scope-app"}).encode()
+    # x-sdk-date alone: the signature would be valid for any Host (regression of issue 8 #13)
+    r = _ak_post(stack, stack.inst("/apps"), body, only=["x-sdk-date"])
+    assert "host" in err(r, 401, "ROMA.1002")["error_msg"]
+    # host alone: the date (and so the replay window) would be unsigned
+    err(_ak_post(stack, stack.inst("/apps"), body, only=["host"]), 401, "ROMA.1002")
+    # host + x-sdk-date is the minimum
+    r = _ak_post(stack, stack.inst("/apps"), body, only=["host", "x-sdk-date"])
+    assert r.status_code == 201, r.text
+    # a signature over host A does not verify when sent with host B
+    url = stack.base + stack.inst("/apps")
+    h = sign("GET", url, {"X-Project-Id": stack.project_id}, b"", stack.ak, stack.sk)
+    h["Host"] = "evil.example:80"
+    err(requests.get(url, headers=h, timeout=30), 401, "ROMA.1002")
+
+
+def test_unsigned_payload_refused_for_json(stack):
+    body = json.dumps({"name": "unsigned-json-app"}).encode()
+    url = stack.base + stack.inst("/apps")
+    for ct in ("application/json;charset=UTF-8", "text/plain"):
+        h = sign("POST", url, {"Content-Type": ct, "X-Project-Id": stack.project_id,
+                               "X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}, body, stack.ak, stack.sk)
+        r = requests.post(url, data=body, headers=h, timeout=30)
+        assert "UNSIGNED-PAYLOAD" in err(r, 401, "ROMA.1002")["error_msg"], ct
+    # and the body a client did not hash could have been swapped: nothing was created
+    assert stack.sql("SELECT count(*) FROM apps WHERE name = 'unsigned-json-app'") == "0"
+
+
+def test_mqs_data_plane_signature_rules(stack):
+    cli = stack.client()
+    app = make_app(stack, cli)
+    topic = create_topic(stack, cli, app)
+    url = f"{stack.base}/v1/topic/{topic}/messages"
+    body = json.dumps({"messages": [{"content": "x", "id": "1"}]}).encode()
+    ct = {"Content-Type": "application/json"}
+    h = sign("POST", url, ct, body, app.key, app.secret, only=["x-sdk-date"])
+    assert_mqs_err(requests.post(url, data=body, headers=h, timeout=30), 401, "MQS.00401001")
+    h = sign("POST", url, dict(ct, **{"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}), body, app.key, app.secret)
+    assert_mqs_err(requests.post(url, data=body, headers=h, timeout=30), 401, "MQS.00401001")
+    # the SDK's shape (every header signed, body hashed) produces
+    r = DataClient(stack, app).produce(topic, [{"content": "x", "id": "1"}])
+    assert r.status_code == 200, r.text
+
+
+def _export_package(s):
+    app = create_apps(s, 1)[0]
+    final = wait_job(s, submit(s, "export", apps=[app["id"]]).json()["job_id"])
+    assert final["status"] == "SUCCEEDED", final
+    r = s.client().get(s.inst(f"/assets/archives/{final['archive_id']}"))
+    assert r.status_code == 200
+    return app, r.content
+
+
+def _multipart(package):
+    req = requests.Request("POST", "http://x/", files={
+        "ImportAssetRequestBody": ("pkg.zip", package, "application/zip")}).prepare()
+    return req.body, req.headers["Content-Type"]
+
+
+def test_python_sdk_shape_keeps_working(stack):
+    """huaweicloud-sdk-python-v3: X-Project-Id, every header signed (sorted), JSON hashed, and for a
+    Content-Type that does not start with application/json X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD."""
+    body = json.dumps({"name": "py-sdk-shape"}).encode()
+    r = _ak_post(stack, stack.inst("/apps"), body)
+    assert r.status_code == 201, r.text
+    app, package = _export_package(stack)
+    data, ct = _multipart(package)
+    url = stack.base + stack.inst("/assets/import") + "?type=Merge"
+    h = sign("POST", url, {"Content-Type": ct, "X-Project-Id": stack.project_id, "User-Agent": PY_UA,
+                           "X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}, data, stack.ak, stack.sk)
+    r = requests.post(url, data=data, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    assert wait_job(stack, r.json()["job_id"])["status"] == "SUCCEEDED"
+
+
+def test_go_sdk_shape_keeps_working(stack):
+    """huaweicloud-sdk-go-v3: the same headers (Go signs X-Sdk-Content-Sha256 when the Content-Type does not
+    contain application/json); a GET carries Content-Type: application/json and an empty hashed body."""
+    url = stack.base + stack.inst("/apps") + "?limit=5&offset=0"
+    h = sign("GET", url, {"Content-Type": "application/json", "X-Project-Id": stack.project_id,
+                          "User-Agent": GO_UA}, b"", stack.ak, stack.sk)
+    r = requests.get(url, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    app, package = _export_package(stack)
+    data, ct = _multipart(package)
+    url = stack.base + stack.inst("/assets/import") + "?type=Merge"
+    h = sign("POST", url, {"Content-Type": ct, "X-Project-Id": stack.project_id, "User-Agent": GO_UA,
+                           "X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}, data, stack.ak, stack.sk)
+    r = requests.post(url, data=data, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    assert wait_job(stack, r.json()["job_id"])["status"] == "SUCCEEDED"
+    # the multipart upload's hash is optional: a hashed one (no X-Sdk-Content-Sha256) verifies too
+    h = sign("POST", url, {"Content-Type": ct, "X-Project-Id": stack.project_id, "User-Agent": GO_UA},
+             data, stack.ak, stack.sk)
+    assert requests.post(url, data=data, headers=h, timeout=30).status_code == 200

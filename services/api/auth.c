@@ -117,6 +117,13 @@ static int auth_token(req *r, const char *token)
     return 0;
 }
 
+/* The client asks for the body not to be hashed (the SDKs do so for uploads; sign_check_policy judges). */
+static int request_unsigned_payload(req *r)
+{
+    const char *v = req_header(r, "X-Sdk-Content-Sha256");
+    return v && !strcmp(v, "UNSIGNED-PAYLOAD");
+}
+
 int auth_parse_signature(req *r, const char *authorization, sign_auth *a, const char **why)
 {
     if (sign_parse_authorization(authorization, a) != 0) {
@@ -135,7 +142,9 @@ int auth_parse_signature(req *r, const char *authorization, sign_auth *a, const 
         *why = "The X-Sdk-Date header is too far from the server time.";
         return ROMA_EDENIED;
     }
-    return 0;
+    int raw_body = r->route && (r->route->flags & ROUTE_RAW_BODY);
+    return sign_check_policy(a->signed_headers, request_unsigned_payload(r), req_header(r, "Content-Type"), raw_body,
+                             why);
 }
 
 int auth_check_signature(req *r, const sign_auth *a, const char *sk, const char **why)
@@ -145,8 +154,8 @@ int auth_check_signature(req *r, const sign_auth *a, const char *sk, const char 
     for (int i = 0; i < r->ri->num_headers && nh < 64; i++)
         hdrs[nh++] = (sign_header){r->ri->http_headers[i].name, r->ri->http_headers[i].value};
     char body_hash[65];
-    const char *unsigned_payload = req_header(r, "X-Sdk-Content-Sha256");
-    if (unsigned_payload && !strcmp(unsigned_payload, "UNSIGNED-PAYLOAD"))
+    /* auth_parse_signature allowed UNSIGNED-PAYLOAD only where the SDKs use it */
+    if (request_unsigned_payload(r))
         snprintf(body_hash, sizeof body_hash, "UNSIGNED-PAYLOAD");
     else
         crypto_sha256_hex(r->body, r->body_len, body_hash);

@@ -14,7 +14,9 @@ int auth_request_or_reply(req *r) ROMA_MUST_USE;
 /* SDK-HMAC-SHA256 verification in two steps, shared by the AK/SK and the MQS app-key authentication;
  * neither replies (each caller answers with its own error body), both set *why to the reason text.
  * Step 1, before any credential lookup: parses the Authorization header into *a and checks that
- * X-Sdk-Date is well-formed and within ROMA_SIGN_MAX_SKEW_S of the clock. 0 or ROMA_EDENIED. */
+ * X-Sdk-Date is well-formed and within ROMA_SIGN_MAX_SKEW_S of the clock, and that SignedHeaders and
+ * UNSIGNED-PAYLOAD obey sign_check_policy (host and x-sdk-date signed; unhashed bodies only on upload
+ * routes with a non-JSON Content-Type). 0 or ROMA_EDENIED. */
 int auth_parse_signature(req *r, const char *authorization, sign_auth *a, const char **why) ROMA_MUST_USE;
 /* Step 2, per candidate secret key sk: recomputes the request's signature and compares it in constant
  * time. 0; ROMA_EDENIED when it does not match; ROMA_EINVAL when a header named in SignedHeaders is
