@@ -191,3 +191,126 @@ def test_go_sdk_shape_keeps_working(stack):
     h = sign("POST", url, {"Content-Type": ct, "X-Project-Id": stack.project_id, "User-Agent": GO_UA},
              data, stack.ak, stack.sk)
     assert requests.post(url, data=data, headers=h, timeout=30).status_code == 200
+
+
+# ---- 12: password logins: work factor, equal time, throttling ------------------------------------------
+
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+from conftest import BIN, free_port, wait_for  # noqa: E402
+
+TOKENS = "/v3/auth/tokens"
+
+
+def _login_body(name, password, project_id=None):
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": name, "password": password}}}}}
+    if project_id:
+        body["auth"]["scope"] = {"project": {"id": project_id}}
+    return body
+
+
+def _login(base, name, password, project_id=None, session=None, headers=None):
+    return (session or requests).post(base + TOKENS, json=_login_body(name, password, project_id),
+                                      headers=headers or {}, timeout=60)
+
+
+def _iam_err(r, status, message=None):
+    assert r.status_code == status, (r.status_code, r.text)
+    e = r.json()["error"]
+    assert e["code"] == status and e["title"], e
+    if message:
+        assert e["message"] == message, e
+    return e
+
+
+def test_default_work_factor_is_owasp_and_unknown_users_cost_the_same(make_stack):
+    """With ROMA_PASSWORD_ITERATIONS unset: roma-admin and roma-api hash at 600,000 (OWASP's PBKDF2-HMAC-
+    SHA256 value), a 20,000-iteration hash still logs in and is upgraded, and a wrong password for an
+    existing user (new or old hash) takes as long as any password for an unknown user."""
+    for b in ("roma-api", "roma-admin"):
+        out = subprocess.run([os.path.join(BIN, b), "--help-config"], capture_output=True, text=True).stdout
+        assert "| `ROMA_PASSWORD_ITERATIONS` | `600000` |" in out, b
+    s = make_stack(workers={}, extra_env={"ROMA_PASSWORD_ITERATIONS": None, "ROMA_LOGIN_MAX_FAILURES": "0",
+                                          "ROMA_LOGIN_ADDR_MAX_FAILURES": "0"})
+    assert s.sql("SELECT password_hash FROM users WHERE name = 'admin'").startswith("pbkdf2$600000$")
+    # a user stored by the old code (20,000 iterations)
+    subprocess.run([os.path.join(BIN, "roma-admin"), "user-create", "--project", s.project_id, "--name", "legacy",
+                    "--password", "legacy-pass-1"], env=dict(s.env, ROMA_PASSWORD_ITERATIONS="20000"),
+                   check=True, capture_output=True, timeout=60)
+    assert s.sql("SELECT password_hash FROM users WHERE name = 'legacy'").startswith("pbkdf2$20000$")
+
+    sess = requests.Session()
+    cases = {"wrong password": ("admin", "not-the-password"), "unknown user": ("nobody-at-all", "whatever"),
+             "wrong password, old hash": ("legacy", "not-the-password")}
+    times = {k: [] for k in cases}
+    for _ in range(5):
+        for k, (name, pw) in cases.items():
+            t0 = time.perf_counter()
+            r = _login(s.base, name, pw, session=sess)
+            times[k].append(time.perf_counter() - t0)
+            _iam_err(r, 401, "The username or password is wrong.")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print("login medians (s):", {k: round(v, 4) for k, v in med.items()})
+    # the work is really done (the old code answered an unknown user in 0.4 ms) ...
+    assert min(med.values()) > 0.05, med
+    # ... and the same for all three, within 30 % on a shared 2-core machine
+    assert max(med.values()) / min(med.values()) < 1.3, med
+
+    # the old hash logs in and is re-hashed at the default work factor; it keeps logging in
+    r = _login(s.base, "legacy", "legacy-pass-1", s.project_id)
+    assert r.status_code == 201, r.text
+    assert s.sql("SELECT password_hash FROM users WHERE name = 'legacy'").startswith("pbkdf2$600000$")
+    assert _login(s.base, "legacy", "legacy-pass-1", s.project_id).status_code == 201
+
+
+def test_login_lockout_per_user_is_shared_by_replicas(make_stack):
+    s = make_stack(workers={}, extra_env={"ROMA_LOGIN_MAX_FAILURES": "3", "ROMA_LOGIN_ADDR_MAX_FAILURES": "0",
+                                          "ROMA_LOGIN_LOCKOUT_S": "3", "ROMA_LOGIN_WINDOW_S": "60"})
+    port2 = free_port()
+    s.start_api("api2", port2)
+    base2 = f"http://127.0.0.1:{port2}"
+    # a good login clears the count: 2 failures, success, 2 failures -> not locked
+    for _ in range(2):
+        _iam_err(_login(s.base, "admin", "wrong"), 401, "The username or password is wrong.")
+    assert _login(s.base, "admin", "admin-pass-1").status_code == 201
+    for _ in range(2):
+        _iam_err(_login(base2, "admin", "wrong"), 401, "The username or password is wrong.")
+    assert _login(s.base, "admin", "admin-pass-1").status_code == 201
+    # 3 failures, spread over both replicas, lock the name on both: even the right password is refused
+    _iam_err(_login(s.base, "admin", "wrong"), 401)
+    _iam_err(_login(base2, "admin", "wrong"), 401)
+    _iam_err(_login(s.base, "admin", "wrong"), 401)
+    for base in (s.base, base2):
+        r = _login(base, "admin", "admin-pass-1")
+        _iam_err(r, 401, "The account is locked.")
+        assert 1 <= int(r.headers["Retry-After"]) <= 3
+    # an unknown name locks exactly the same way (a lock does not reveal which names exist)
+    for _ in range(3):
+        _iam_err(_login(s.base, "ghost-user", "wrong"), 401, "The username or password is wrong.")
+    _iam_err(_login(base2, "ghost-user", "wrong"), 401, "The account is locked.")
+    assert s.sql("SELECT count(*) FROM login_failures WHERE kind = 'user' AND locked_until > now()") == "2"
+    # the lock ends after ROMA_LOGIN_LOCKOUT_S
+    wait_for(lambda: _login(base2, "admin", "admin-pass-1").status_code == 201, 10, what="lock expiry")
+    assert s.sql("SELECT count(*) FROM login_failures WHERE kind = 'user' AND key = 'admin'") == "0"
+
+
+def test_login_throttle_per_address(make_stack):
+    s = make_stack(workers={}, extra_env={"ROMA_LOGIN_MAX_FAILURES": "0", "ROMA_LOGIN_ADDR_MAX_FAILURES": "4",
+                                          "ROMA_LOGIN_LOCKOUT_S": "30"})
+    # password spraying: one failure per name, from one address
+    for i in range(4):
+        _iam_err(_login(s.base, f"sprayed-{i}", "Winter2026!"), 401, "The username or password is wrong.")
+    r = _login(s.base, "admin", "admin-pass-1")
+    _iam_err(r, 429)
+    assert int(r.headers["Retry-After"]) >= 1
+    # a forged X-Forwarded-For does not move the client to another address (not trusted by default)
+    _iam_err(_login(s.base, "admin", "admin-pass-1", headers={"X-Forwarded-For": "203.0.113.9"}), 429)
+    # behind a proxy that appends the client (ROMA_LOGIN_FORWARDED_FOR=true), its last entry is the address
+    port2 = free_port()
+    p = s._start("api-xff", "roma-api", {"ROMA_HTTP_PORT": str(port2), "ROMA_LOGIN_FORWARDED_FOR": "true"})
+    base2 = f"http://127.0.0.1:{port2}"
+    wait_for(lambda: p.alive() and requests.get(base2 + "/healthz", timeout=1).status_code == 200, 20, what="api-xff")
+    _iam_err(_login(base2, "admin", "admin-pass-1", headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.1"}), 429)
+    r = _login(base2, "admin", "admin-pass-1", headers={"X-Forwarded-For": "127.0.0.1, 198.51.100.7"})
+    assert r.status_code == 201, r.text

@@ -69,13 +69,16 @@ int main(int argc, char **argv)
             ds_config_print();
             printf("\n");
             mqs_config_print();
+            printf("\n");
+            auth_config_print();
         }
         return 0;
     }
     if (service_load_config("api", config_table, CONFIG_N, &ctx.cfg.log_level, "config.invalid") != 0) return 2;
     g_api = &ctx;
     char err[512];
-    if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0) {
+    if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0 ||
+        auth_config_load(err, sizeof err) != 0) {
         log_error(NULL, "config.invalid", "%s", err);
         return 2;
     }
