@@ -25,12 +25,9 @@
 #define TAG_LEN 16
 #define SEAL_PREFIX "v1:"
 
-/* PBKDF2 work factor. OWASP (2023) recommends 600000 iterations for PBKDF2-HMAC-SHA256, but every
- * password login pays this cost on the API's request path and the target VM has 2 slow cores
- * (~0.5 us per iteration: 20000 iterations is ~10 ms, 600000 would be ~0.3 s of CPU per login and an
- * easy CPU-exhaustion lever). The iteration count is stored in each hash, so it can be raised later
- * without invalidating existing hashes. */
-#define PBKDF2_ITER 20000
+/* PBKDF2 work factor: the caller passes it (ROMA_PASSWORD_ITERATIONS, default
+ * CRYPTO_PBKDF2_ITER_DEFAULT = OWASP's 600,000 for PBKDF2-HMAC-SHA256). Each hash carries its own count,
+ * so older hashes (20,000 before issue 8) keep verifying and are re-hashed on the next good login. */
 #define PBKDF2_SALT_LEN 16
 #define PBKDF2_HASH_LEN 32
 /* Upper bound accepted when verifying, so a corrupted/hostile stored hash cannot pin a CPU. */
@@ -388,41 +385,45 @@ int crypto_streq_ct(const char *a, const char *b) {
 
 /* ---- passwords ---------------------------------------------------------------------------------- */
 
-char *crypto_password_hash(const char *password) {
-    if (password == NULL) return NULL;
+char *crypto_password_hash(const char *password, long iterations) {
+    if (password == NULL || iterations < CRYPTO_PBKDF2_ITER_MIN || iterations > PBKDF2_ITER_MAX) return NULL;
     unsigned char salt[PBKDF2_SALT_LEN], dk[PBKDF2_HASH_LEN];
     char salt_hex[2 * PBKDF2_SALT_LEN + 1], dk_hex[2 * PBKDF2_HASH_LEN + 1];
     char *out = NULL;
     size_t pwlen = strlen(password);
     if (pwlen > INT_MAX) return NULL;
     if (RAND_bytes(salt, sizeof salt) != 1) return NULL;
-    if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, sizeof salt, PBKDF2_ITER, EVP_sha256(), sizeof dk, dk) != 1)
+    if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, sizeof salt, (int)iterations, EVP_sha256(), sizeof dk, dk) != 1)
         goto done;
     hex_encode(salt, sizeof salt, salt_hex);
     hex_encode(dk, sizeof dk, dk_hex);
     size_t cap = 7 + 12 + 1 + sizeof salt_hex + 1 + sizeof dk_hex;
     out = malloc(cap);
     if (out == NULL) goto done;
-    snprintf(out, cap, "pbkdf2$%d$%s$%s", PBKDF2_ITER, salt_hex, dk_hex);
+    snprintf(out, cap, "pbkdf2$%ld$%s$%s", iterations, salt_hex, dk_hex);
 done:
     OPENSSL_cleanse(dk, sizeof dk);
     OPENSSL_cleanse(dk_hex, sizeof dk_hex);
     return out;
 }
 
-int crypto_password_verify(const char *password, const char *stored) {
-    if (password == NULL || stored == NULL || strncmp(stored, "pbkdf2$", 7) != 0) return 0;
-    const char *p = stored + 7;
+long crypto_password_iterations(const char *stored) {
+    if (stored == NULL || strncmp(stored, "pbkdf2$", 7) != 0) return 0;
+    const char *p = stored + 7, *q = p;
     /* iterations: plain decimal, no sign, bounded */
     long iter = 0;
-    const char *q = p;
     while (*q >= '0' && *q <= '9') {
         iter = iter * 10 + (*q - '0');
         if (iter > PBKDF2_ITER_MAX) return 0;
         q++;
     }
-    if (q == p || *q != '$' || iter < 1) return 0;
-    const char *salt_hex = q + 1;
+    return q == p || *q != '$' || iter < 1 ? 0 : iter;
+}
+
+int crypto_password_verify(const char *password, const char *stored) {
+    long iter = crypto_password_iterations(stored);
+    if (password == NULL || iter == 0) return 0;
+    const char *salt_hex = strchr(stored + 7, '$') + 1; /* crypto_password_iterations checked the '$' */
     const char *d = strchr(salt_hex, '$');
     if (d == NULL) return 0;
     size_t salt_hex_len = (size_t)(d - salt_hex);
@@ -441,6 +442,17 @@ int crypto_password_verify(const char *password, const char *stored) {
     OPENSSL_cleanse(got, sizeof got);
     OPENSSL_cleanse(want, sizeof want);
     return ok;
+}
+
+void crypto_password_work(long iterations) {
+    if (iterations < 1) return;
+    if (iterations > PBKDF2_ITER_MAX) iterations = PBKDF2_ITER_MAX;
+    /* the same primitive, salt and output sizes as a real verify, so it costs the same per iteration */
+    static const unsigned char salt[PBKDF2_SALT_LEN] = {0};
+    unsigned char dk[PBKDF2_HASH_LEN];
+    (void)PKCS5_PBKDF2_HMAC("openroma-dummy-password", 23, salt, sizeof salt, (int)iterations, EVP_sha256(),
+                            sizeof dk, dk);
+    OPENSSL_cleanse(dk, sizeof dk);
 }
 
 /* ---- tokens ------------------------------------------------------------------------------------- */

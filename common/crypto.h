@@ -29,9 +29,21 @@ void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, siz
 /* Constant-time comparison of two NUL-terminated strings. */
 int crypto_streq_ct(const char *a, const char *b);
 
-/* Password hashing. hash_out is a heap string (caller frees) or NULL. verify returns 1 on match. */
-char *crypto_password_hash(const char *password) ROMA_MUST_USE;
+/* Password hashing: PBKDF2-HMAC-SHA256 with a 16-byte random salt. The default work factor is OWASP's
+ * Password Storage Cheat Sheet value for PBKDF2-HMAC-SHA256 (600,000 iterations); processes take it from
+ * ROMA_PASSWORD_ITERATIONS (tests lower it for speed). */
+#define CRYPTO_PBKDF2_ITER_DEFAULT 600000L
+#define CRYPTO_PBKDF2_ITER_MIN 1000L
+/* A heap string "pbkdf2$<iterations>$<salt hex>$<hash hex>" (caller frees), or NULL (also when iterations
+ * is outside CRYPTO_PBKDF2_ITER_MIN..5,000,000). */
+char *crypto_password_hash(const char *password, long iterations) ROMA_MUST_USE;
+/* 1 when password matches the stored hash (any iteration count up to 5,000,000). */
 int crypto_password_verify(const char *password, const char *stored);
+/* The iteration count a stored hash carries, or 0 when it is malformed. */
+long crypto_password_iterations(const char *stored);
+/* Spends what verifying a hash of `iterations` costs, on nothing: logins of unknown users (and top-ups
+ * of cheaper old hashes) take as long as a wrong password of a real one. */
+void crypto_password_work(long iterations);
 
 /* Random printable token of n chars from [A-Za-z0-9] (n < outlen). 0 or ROMA_EIO. */
 int crypto_random_token(char *out, size_t outlen, size_t n) ROMA_MUST_USE;

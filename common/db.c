@@ -3,6 +3,7 @@
  * connection per request would cap every service at a few dozen requests per second. */
 #include "db.h"
 
+#include <libpq-events.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -138,81 +139,105 @@ void db_release(db_pool *p, PGconn *c)
 /* ---- prepared statements -------------------------------------------------------------------------------
  * Parsing and planning each statement again is most of PostgreSQL's CPU for our one-row requests, so
  * a statement run outside a transaction block is prepared once per connection (named after a 64-bit
- * hash of its text) and then executed by name. Which (connection, statement) pairs are prepared is
- * remembered in a fixed table; a stale entry (the connection was reset, or a new connection reuses a
- * freed one's address) makes PostgreSQL answer 26000, and we prepare again and retry. That retry is
- * only safe outside a transaction block (inside one, the error would abort the transaction), which is
- * why statements inside transactions always take the plain PQexecParams path. */
+ * hash of its text) and then executed by name.
+ *
+ * Which statements a connection holds is recorded ON the connection, through libpq's event procedures
+ * (PQregisterEventProc + PQsetInstanceData): the set is created with the connection, emptied when
+ * PQreset() gives it a new server session (PGEVT_CONNRESET) and freed by PQfinish() (PGEVT_CONNDESTROY).
+ * So the record is exact: it never forgets a statement the server still holds (which made us PREPARE it
+ * again, and PostgreSQL log `ERROR: prepared statement "roma_..." already exists`), and never believes
+ * in one the server lost (`... does not exist`). An earlier version kept a global table keyed by the
+ * PGconn address with replace-on-collision slots: entries of different connections evicted each other
+ * under concurrency (and a new connection could inherit a freed one's address), and every eviction cost
+ * a failed PREPARE in the server log.
+ *
+ * A connection is only ever used by one thread at a time (pool, executor or private connection), so the
+ * set needs no lock. It holds at most PREP_MAX statements; beyond that a statement takes the unnamed
+ * PQexecParams path (no eviction: an evicted entry would be the same bug again). Inside a transaction
+ * block statements always take the unnamed path too: a failed PREPARE there would abort the transaction. */
 
-#define PREP_SLOTS 8192
+#define PREP_CAP 1024 /* open-addressing slots (power of two) */
+#define PREP_MAX 512  /* statements recorded per connection (load factor <= 1/2) */
 
-typedef struct prep_slot {
-    const PGconn *conn;
-    uint64_t hash;
-} prep_slot;
-
-static prep_slot prep_table[PREP_SLOTS];
-static pthread_mutex_t prep_mu = PTHREAD_MUTEX_INITIALIZER;
+typedef struct prep_set {
+    int n;
+    uint64_t slot[PREP_CAP]; /* 0 = empty (sql_hash never returns 0) */
+} prep_set;
 
 static uint64_t sql_hash(const char *sql)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a, then mixed with the length */
     size_t n = 0;
     for (const char *p = sql; *p; p++, n++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h ^ ((uint64_t)n << 48);
+    h ^= (uint64_t)n << 48;
+    return h ? h : 1;
 }
 
-static size_t prep_index(const PGconn *conn, uint64_t hash)
+/* Position of hash in the set: its slot, or the empty slot where it belongs. */
+static size_t prep_find(const prep_set *s, uint64_t hash)
 {
-    return (size_t)((hash ^ ((uint64_t)(uintptr_t)conn * 0x9e3779b97f4a7c15ULL)) % PREP_SLOTS);
+    size_t i = (size_t)(hash ^ (hash >> 29)) & (PREP_CAP - 1);
+    while (s->slot[i] && s->slot[i] != hash) i = (i + 1) & (PREP_CAP - 1);
+    return i;
 }
 
-/* 1 when (conn, hash) is believed prepared. */
-static int prep_known(const PGconn *conn, uint64_t hash)
+static int prep_event(PGEventId id, void *info, void *pass)
 {
-    pthread_mutex_lock(&prep_mu);
-    prep_slot *s = &prep_table[prep_index(conn, hash)];
-    int known = s->conn == conn && s->hash == hash;
-    pthread_mutex_unlock(&prep_mu);
-    return known;
+    (void)pass;
+    if (id == PGEVT_CONNRESET) {
+        /* a new server session: none of the old statements exist any more */
+        prep_set *s = PQinstanceData(((PGEventConnReset *)info)->conn, prep_event);
+        if (s) memset(s, 0, sizeof *s);
+    } else if (id == PGEVT_CONNDESTROY) {
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prep_event));
+    }
+    return 1; /* every other event (results) is none of our business */
 }
 
-/* Records (conn, hash) as prepared; a colliding entry is simply replaced (it will be re-prepared). */
-static void prep_remember(const PGconn *conn, uint64_t hash)
+/* The connection's statement set, attached on first use. NULL when it cannot be (out of memory). */
+static prep_set *prep_set_of(PGconn *conn)
 {
-    pthread_mutex_lock(&prep_mu);
-    prep_slot *s = &prep_table[prep_index(conn, hash)];
-    s->conn = conn;
-    s->hash = hash;
-    pthread_mutex_unlock(&prep_mu);
+    prep_set *s = PQinstanceData(conn, prep_event);
+    if (s) return s;
+    s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    /* registering twice fails harmlessly (the proc is already there, without data) */
+    (void)PQregisterEventProc(conn, prep_event, "roma_prep", NULL);
+    if (!PQsetInstanceData(conn, prep_event, s)) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
+/* NULL when the statement should take the unnamed path (set full, out of memory, PREPARE refused). */
 static PGresult *exec_prepared(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
+    prep_set *s = prep_set_of(conn);
+    if (!s) return NULL;
     uint64_t h = sql_hash(sql);
     char name[40];
     snprintf(name, sizeof name, "roma_%016llx", (unsigned long long)h);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!prep_known(conn, h)) {
-            PGresult *p = PQprepare(conn, name, sql, nparams, NULL);
-            ExecStatusType st = p ? PQresultStatus(p) : PGRES_FATAL_ERROR;
-            /* 42P05: already prepared on this connection (our table forgot it): fine */
-            int ok = st == PGRES_COMMAND_OK || !strcmp(db_sqlstate(p), "42P05");
-            PQclear(p);
-            if (!ok) return NULL; /* let the plain path produce the real error */
-            prep_remember(conn, h);
-        }
-        PGresult *r = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
-        if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && !strcmp(db_sqlstate(r), "26000") && attempt == 0) {
-            PQclear(r); /* the connection lost its statements (reset): prepare again */
-            pthread_mutex_lock(&prep_mu);
-            prep_table[prep_index(conn, h)].conn = NULL;
-            pthread_mutex_unlock(&prep_mu);
-            continue;
-        }
-        return r;
+    size_t i = prep_find(s, h);
+    if (!s->slot[i]) {
+        if (s->n >= PREP_MAX) return NULL;
+        PGresult *p = PQprepare(conn, name, sql, nparams, NULL);
+        int ok = p && PQresultStatus(p) == PGRES_COMMAND_OK;
+        if (!ok) log_warn(NULL, "db.prepare_failed", "sqlstate=%s (statement run unprepared)", db_sqlstate(p));
+        PQclear(p);
+        if (!ok) return NULL; /* the unnamed path produces (and reports) the real error */
+        s->slot[i] = h;
+        s->n++;
     }
-    return NULL;
+    PGresult *r = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+    if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && !strcmp(db_sqlstate(r), "26000")) {
+        /* the session lost its statements behind our back (DISCARD ALL by someone): start over */
+        log_warn(NULL, "db.prepared_lost", "the connection's prepared statements vanished; re-preparing");
+        PQclear(r);
+        memset(s, 0, sizeof *s);
+        return NULL;
+    }
+    return r;
 }
 
 PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)

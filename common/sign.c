@@ -363,6 +363,47 @@ fail:
     return NULL;
 }
 
+int sign_headers_include(const char *signed_headers, const char *name) {
+    if (signed_headers == NULL || name == NULL) return 0;
+    size_t nlen = strlen(name);
+    for (const char *s = signed_headers;;) {
+        const char *e = strchr(s, ';');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == nlen && strncasecmp(s, name, nlen) == 0) return 1;
+        if (e == NULL) return 0;
+        s = e + 1;
+    }
+}
+
+/* The SDKs' test (Go: Content-Type contains "application/json"; Python: starts with it): a JSON body is
+ * always hashed. We take the wider of the two, case-insensitively, so neither SDK is ever refused. */
+static int is_json_content_type(const char *ct) {
+    if (ct == NULL) return 0;
+    for (const char *p = ct; *p; p++)
+        if (strncasecmp(p, "application/json", 16) == 0) return 1;
+    return 0;
+}
+
+int sign_check_policy(const char *signed_headers, int unsigned_payload, const char *content_type,
+                      int raw_body_route, const char **why) {
+    if (!sign_headers_include(signed_headers, "host") || !sign_headers_include(signed_headers, "x-sdk-date")) {
+        *why = "SignedHeaders must include host and x-sdk-date.";
+        return ROMA_EDENIED;
+    }
+    if (!unsigned_payload) return 0;
+    if (content_type == NULL || *content_type == '\0' || is_json_content_type(content_type) || !raw_body_route) {
+        *why = "UNSIGNED-PAYLOAD is accepted only for uploads (a non-JSON Content-Type such as multipart/form-data); "
+               "sign the body's SHA-256.";
+        return ROMA_EDENIED;
+    }
+    if (!sign_headers_include(signed_headers, "content-type") ||
+        !sign_headers_include(signed_headers, "x-sdk-content-sha256")) {
+        *why = "With UNSIGNED-PAYLOAD, SignedHeaders must include content-type and x-sdk-content-sha256.";
+        return ROMA_EDENIED;
+    }
+    return 0;
+}
+
 void sign_compute(const char *canonical_request, const char *sdk_date, const char *sk, char out[65]) {
     char crhash[65];
     out[0] = '\0';

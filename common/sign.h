@@ -24,6 +24,19 @@ char *sign_canonical_request(const char *method, const char *path, const char *q
                              const sign_header *headers, size_t nheaders,
                              const char *signed_headers, const char *body_sha256_hex) ROMA_MUST_USE;
 
+/* 1 when the ';'-separated list signed_headers names header `name` (case-insensitive, whole names). */
+int sign_headers_include(const char *signed_headers, const char *name);
+
+/* What a signed request must bind, beyond a matching signature (README "Decisions", AK/SK):
+ * - SignedHeaders names `host` and `x-sdk-date`, so a signature cannot be replayed against another host
+ *   and its date (the replay window) is covered;
+ * - the payload is hashed, except where the official SDKs send `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`:
+ *   a Content-Type that is not application/json (their rule), which among our routes only the multipart
+ *   uploads take (raw_body_route). Then Content-Type and X-Sdk-Content-Sha256 must be signed too.
+ * content_type: the received Content-Type or NULL. 0, or ROMA_EDENIED with *why set to the reason. */
+int sign_check_policy(const char *signed_headers, int unsigned_payload, const char *content_type,
+                      int raw_body_route, const char **why) ROMA_MUST_USE;
+
 /* Signature (64 lowercase hex) for a canonical request, SDK date ("20240102T030405Z") and SK. */
 void sign_compute(const char *canonical_request, const char *sdk_date, const char *sk, char out[65]);
 

@@ -23,6 +23,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 from roma_client import RomaClient  # noqa: E402
+import pg_log  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("ROMA_BUILD_DIR", "build/release"))
@@ -134,8 +135,15 @@ class Stack:
             "ROMA_LOG_LEVEL": "info",
             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0"),
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+            # 600,000 PBKDF2 rounds (the default) cost ~0.3 s per hash; the suite logs in and bootstraps
+            # often. test_auth_hardening.py checks the default with this removed (extra_env value None).
+            "ROMA_PASSWORD_ITERATIONS": "1000",
         })
-        self.env.update(extra_env or {})
+        for k, v in (extra_env or {}).items():
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = v
         self.procs = {}
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.admin("migrate")
@@ -230,7 +238,24 @@ def pg():
                          capture_output=True, text=True).stdout.strip()
     yield url
     subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", d, str(port)], check=False)
+    bugs = pg_log.bug_lines(PG_LOG)  # the whole session's log, before it is removed
     shutil.rmtree(d, ignore_errors=True)  # ~40 MB a run; the process logs beside it are kept
+    assert not bugs, "PostgreSQL logged errors that are always bugs:\n" + "\n".join(bugs)
+
+
+PG_LOG = os.path.join(VAR, "pg", "server.log")
+
+
+@pytest.fixture(autouse=True)
+def _pg_log_guard(request):
+    """Fails the test (at teardown) during which PostgreSQL logged an ERROR from pg_log.BUG_PATTERNS."""
+    if "pg" not in request.fixturenames:
+        yield
+        return
+    start = pg_log.offset(PG_LOG)
+    yield
+    bugs = pg_log.bug_lines(PG_LOG, start)
+    assert not bugs, "PostgreSQL logged errors that are always bugs:\n" + "\n".join(bugs)
 
 
 @pytest.fixture(scope="session")

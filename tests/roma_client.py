@@ -31,14 +31,17 @@ def canonical_request(method, path, query_pairs, headers, signed, body_hash):
     return "\n".join([method.upper(), uri, query, ch, ";".join(signed), body_hash])
 
 
-def sign(method, url, headers, body, ak, sk, date=None):
-    """Returns the headers (a new dict) of a signed request."""
+def sign(method, url, headers, body, ak, sk, date=None, only=None):
+    """Returns the headers (a new dict) of a signed request. Like the SDKs, every header is signed and the
+    body is hashed unless X-Sdk-Content-Sha256 is UNSIGNED-PAYLOAD (the SDKs set it for a non-JSON
+    Content-Type: multipart uploads). only: sign just these (lower-case) header names, as a hostile or
+    sloppy client would (the server must refuse a set without host and x-sdk-date)."""
     u = urllib.parse.urlsplit(url)
     h = dict(headers)
     h.setdefault("Content-Type", "application/json")
     h["Host"] = u.netloc
     h["X-Sdk-Date"] = date or datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    signed = sorted(k.lower() for k in h if "_" not in k)
+    signed = sorted(only if only is not None else (k.lower() for k in h if "_" not in k))
     body_hash = hashlib.sha256(body or b"").hexdigest()
     if h.get("X-Sdk-Content-Sha256") == "UNSIGNED-PAYLOAD":
         body_hash = "UNSIGNED-PAYLOAD"

@@ -125,7 +125,7 @@ int store_instance(PGconn *c, const char *project_id, const char *name, const ch
     return 0;
 }
 
-int store_user(PGconn *c, const char *project_id, const char *name, const char *password, int reuse,
+int store_user(PGconn *c, const char *project_id, const char *name, const char *password, long iterations, int reuse,
                char out_id[33], int *created, char *err, size_t errlen) {
     PGresult *r = NULL;
     int rc;
@@ -140,7 +140,7 @@ int store_user(PGconn *c, const char *project_id, const char *name, const char *
             int same = crypto_password_verify(password, PQgetvalue(r, 0, 1));
             PQclear(r);
             if (same) return 0;
-            char *hash = crypto_password_hash(password);
+            char *hash = crypto_password_hash(password, iterations);
             if (hash == NULL) {
                 snprintf(err, errlen, "cannot hash the password");
                 return ROMA_EIO;
@@ -159,7 +159,7 @@ int store_user(PGconn *c, const char *project_id, const char *name, const char *
         snprintf(err, errlen, "cannot generate a user id: no randomness");
         return ROMA_EIO;
     }
-    char *hash = crypto_password_hash(password);
+    char *hash = crypto_password_hash(password, iterations);
     if (hash == NULL) {
         snprintf(err, errlen, "cannot hash the password");
         return ROMA_EIO;

@@ -24,8 +24,9 @@ int store_project(PGconn *c, const char *name, const char *id, int reuse, char o
 int store_instance(PGconn *c, const char *project_id, const char *name, const char *id, int reuse,
                    char out_id[37], char *err, size_t errlen) ROMA_MUST_USE;
 /* With reuse, an existing user's password hash is replaced when the password does not verify, so the
- * user ends up with exactly the password given. *created reports whether a row was inserted. */
-int store_user(PGconn *c, const char *project_id, const char *name, const char *password, int reuse,
+ * user ends up with exactly the password given. *created reports whether a row was inserted. New hashes
+ * use `iterations` PBKDF2 rounds (ROMA_PASSWORD_ITERATIONS). */
+int store_user(PGconn *c, const char *project_id, const char *name, const char *password, long iterations, int reuse,
                char out_id[33], int *created, char *err, size_t errlen) ROMA_MUST_USE;
 
 /* New X-Auth-Token for user_id valid ttl_hours; only its SHA-256 is stored. out: ADMIN_TOKEN_LEN + 1. */

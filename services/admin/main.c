@@ -22,6 +22,7 @@
 #define EXIT_DB 2
 
 static char *cfg_database_url, *cfg_secret_key, *cfg_secret_key_file, *cfg_migrations_dir, *cfg_log_level;
+static long cfg_password_iterations;
 
 static const cfg_entry CONFIG[] = {
     {"ROMA_DATABASE_URL", CFG_STR, "postgresql://roma:roma@127.0.0.1:5432/roma",
@@ -34,6 +35,10 @@ static const cfg_entry CONFIG[] = {
     {"ROMA_MIGRATIONS_DIR", CFG_STR, "migrations", "directory of the numbered NNN_name.sql migrations",
      &cfg_migrations_dir},
     {"ROMA_LOG_LEVEL", CFG_STR, "warn", "debug|info|warn|error (JSON lines on stderr)", &cfg_log_level},
+    /* same variable and default as roma-api's (common/crypto.h: OWASP's PBKDF2-HMAC-SHA256 value) */
+    {"ROMA_PASSWORD_ITERATIONS", CFG_INT, "600000",
+     "PBKDF2-HMAC-SHA256 iterations of the password hashes user-create/bootstrap store (tests lower it)",
+     &cfg_password_iterations, CRYPTO_PBKDF2_ITER_MIN, 5000000},
 };
 #define NCONFIG (sizeof CONFIG / sizeof CONFIG[0])
 
@@ -266,7 +271,7 @@ static int cmd_user_create(int argc, char **argv) {
     }
     char id[33], err[512];
     int created;
-    rc = store_user(c, o.v[O_PROJECT], o.v[O_NAME], o.password, 0, id, &created, err, sizeof err);
+    rc = store_user(c, o.v[O_PROJECT], o.v[O_NAME], o.password, cfg_password_iterations, 0, id, &created, err, sizeof err);
     PQfinish(c);
     opts_free(&o);
     if (rc) return db_error(err);
@@ -327,7 +332,7 @@ static int cmd_bootstrap(int argc, char **argv) {
     rc = store_begin_locked(c, err, sizeof err);
     if (!rc) rc = store_project(c, o.v[O_PROJECT_NAME], o.v[O_PROJECT_ID], 1, pid, err, sizeof err);
     if (!rc) rc = store_instance(c, pid, o.v[O_INSTANCE_NAME], o.v[O_INSTANCE_ID], 1, iid, err, sizeof err);
-    if (!rc) rc = store_user(c, pid, o.v[O_USER_NAME], o.password, 1, uid, &created, err, sizeof err);
+    if (!rc) rc = store_user(c, pid, o.v[O_USER_NAME], o.password, cfg_password_iterations, 1, uid, &created, err, sizeof err);
     opts_free(&o);
     if (!rc) rc = store_token(c, uid, ttl, token, sizeof token, err, sizeof err);
     if (!rc) {

@@ -77,6 +77,8 @@ int main(int argc, char **argv)
             ds_config_print();
             printf("\n");
             mqs_config_print();
+            printf("\n");
+            auth_config_print();
         }
         return 0;
     }
@@ -84,7 +86,8 @@ int main(int argc, char **argv)
     g_api = &ctx;
     json_gate_set_limits((int)ctx.cfg.json_max_depth, (size_t)ctx.cfg.max_body * 4);
     char err[512];
-    if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0) {
+    if (sweeper_config_load(err, sizeof err) != 0 || mqs_config_load(err, sizeof err) != 0 ||
+        auth_config_load(err, sizeof err) != 0) {
         log_error(NULL, "config.invalid", "%s", err);
         return 2;
     }

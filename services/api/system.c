@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
@@ -122,36 +123,14 @@ static void issue_token(req *r)
     /* name points into body, which every path below frees early: keep a copy */
     char user_name[65];
     snprintf(user_name, sizeof user_name, "%s", name);
-    PGconn *db = req_db_or_reply(r);
-    if (!db) {
-        cJSON_Delete(body);
-        return;
-    }
-    const char *p[] = {name, pid ? pid : "", pname ? pname : ""};
-    PGresult *res = db_exec(db,
-                            "SELECT u.id, u.project_id, u.password_hash, p.name FROM users u"
-                            " JOIN projects p ON p.id = u.project_id WHERE u.name = $1"
-                            " AND ($2 = '' OR u.project_id = $2) AND ($3 = '' OR p.name = $3)",
-                            3, p);
-    if (!db_ok(res, PGRES_TUPLES_OK, r->rid)) {
-        PQclear(res);
-        cJSON_Delete(body);
-        reply_unavailable(r, "database");
-        return;
-    }
-    /* a user name that exists in several projects needs a scope to pick one */
-    if (PQntuples(res) != 1 || !crypto_password_verify(password, PQgetvalue(res, 0, 2))) {
-        PQclear(res);
-        cJSON_Delete(body);
-        log_info(r->rid, "auth.password_denied", "token request for user %.64s refused", user_name);
-        iam_error(r, 401, "The username or password is wrong.");
-        return;
-    }
+    /* lockout, throttling, equal-time verify and hash upgrade live in auth.c */
     char user_id[33], project_id[33], project_name[256];
-    snprintf(user_id, sizeof user_id, "%s", PQgetvalue(res, 0, 0));
-    snprintf(project_id, sizeof project_id, "%s", PQgetvalue(res, 0, 1));
-    snprintf(project_name, sizeof project_name, "%s", PQgetvalue(res, 0, 3));
-    PQclear(res);
+    if (auth_password_login(r, name, password, pid, pname, user_id, project_id, project_name) != 0) {
+        cJSON_Delete(body);
+        return;
+    }
+    PGconn *db = r->db; /* acquired by auth_password_login */
+    PGresult *res;
 
     char token[70] = "roma-";
     char hash[65], ttl[32];

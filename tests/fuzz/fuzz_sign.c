@@ -73,7 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         hdr[nh].value = colon + 1;
         nh++;
     }
-    char *cr = sign_canonical_request(f[2], f[3], f[4], hdr, nh, parsed ? a.signed_headers : f[5], f[6]);
+    /* the signing policy: an accepted request always names host and x-sdk-date */
+    const char *sh = parsed ? a.signed_headers : f[5], *why = NULL;
+    int unsigned_payload = size > 0 && (data[0] & 1), raw = size > 0 && (data[0] & 2);
+    if (sign_check_policy(sh, unsigned_payload, nh ? hdr[0].value : NULL, raw, &why) == 0) {
+        if (!sign_headers_include(sh, "host") || !sign_headers_include(sh, "x-sdk-date")) abort();
+        if (unsigned_payload && (!raw || !sign_headers_include(sh, "content-type"))) abort();
+    } else if (why == NULL) {
+        abort();
+    }
+    char *cr = sign_canonical_request(f[2], f[3], f[4], hdr, nh, sh, f[6]);
     if (cr != NULL) {
         size_t nl = 0;
         for (const char *c = cr; *c; c++) nl += *c == '\n';

@@ -201,13 +201,35 @@ static void test_digests(void) {
 }
 
 static void test_passwords(void) {
-    char *h = crypto_password_hash("S3cret-pass!");
-    check("password hash format pbkdf2$20000$<32 hex>$<64 hex>",
-          h && !strncmp(h, "pbkdf2$20000$", 13) && strlen(h) == 13 + 32 + 1 + 64 && h[13 + 32] == '$');
+    /* the default work factor is OWASP's for PBKDF2-HMAC-SHA256, and the hash carries it */
+    check("default work factor is OWASP's 600,000", CRYPTO_PBKDF2_ITER_DEFAULT == 600000L);
+    char *d = crypto_password_hash("S3cret-pass!", CRYPTO_PBKDF2_ITER_DEFAULT);
+    check("password hash format pbkdf2$600000$<32 hex>$<64 hex>",
+          d && !strncmp(d, "pbkdf2$600000$", 14) && strlen(d) == 14 + 32 + 1 + 64 && d[14 + 32] == '$');
+    check("iterations read back", crypto_password_iterations(d) == 600000L);
+    check("600,000-iteration hash verifies", crypto_password_verify("S3cret-pass!", d) == 1);
+    free(d);
+    /* a hash of the old 20,000-iteration format keeps verifying (re-hashed by the API on login) */
+    char *old = crypto_password_hash("S3cret-pass!", 20000);
+    check("legacy 20000-iteration hash verifies", old && !strncmp(old, "pbkdf2$20000$", 13) &&
+                                                   crypto_password_verify("S3cret-pass!", old) == 1 &&
+                                                   crypto_password_iterations(old) == 20000);
+    free(old);
+    check("work factor bounds", crypto_password_hash("x", CRYPTO_PBKDF2_ITER_MIN - 1) == NULL &&
+                                    crypto_password_hash("x", 5000001L) == NULL);
+    check("iterations of malformed hashes are 0",
+          crypto_password_iterations(NULL) == 0 && crypto_password_iterations("pbkdf2$x$") == 0 &&
+              crypto_password_iterations("pbkdf2$12") == 0 && crypto_password_iterations("bcrypt$1$a$b") == 0);
+    crypto_password_work(1000); /* no crash, nothing to check but its cost (tests/test_auth_hardening.py) */
+    crypto_password_work(0);
+
+    char *h = crypto_password_hash("S3cret-pass!", 1000);
+    check("password hash format pbkdf2$1000$<32 hex>$<64 hex>",
+          h && !strncmp(h, "pbkdf2$1000$", 12) && strlen(h) == 12 + 32 + 1 + 64 && h[12 + 32] == '$');
     check("password verify: right password", crypto_password_verify("S3cret-pass!", h) == 1);
     check("password verify: wrong password", crypto_password_verify("S3cret-pass?", h) == 0);
     check("password verify: empty password", crypto_password_verify("", h) == 0);
-    char *h2 = crypto_password_hash("S3cret-pass!");
+    char *h2 = crypto_password_hash("S3cret-pass!", 1000);
     check("password hash is salted (two hashes differ)", h2 && strcmp(h, h2) != 0);
     if (h) {
         char *t = strdup(h);
@@ -215,7 +237,7 @@ static void test_passwords(void) {
         check("password verify: tampered hash", crypto_password_verify("S3cret-pass!", t) == 0);
         free(t);
     }
-    char *e = crypto_password_hash("");
+    char *e = crypto_password_hash("", 1000);
     check("empty password hashes and verifies", e && crypto_password_verify("", e) == 1 &&
                                                     crypto_password_verify("x", e) == 0);
     /* known answer: PBKDF2-HMAC-SHA256("password", "salt", 1, 32) from RFC 7914 / common test vectors */

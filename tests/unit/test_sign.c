@@ -309,7 +309,36 @@ static void test_authorization(void) {
     check("auth rejects a 1024-byte SignedHeaders", sign_parse_authorization(big, &a) == ROMA_EINVAL);
 }
 
+/* issue 8 #13: what a signature must bind (sign_check_policy) */
+static void test_policy(void) {
+    const char *why = NULL;
+    check("policy: the SDK's five headers, hashed JSON body",
+          sign_check_policy(SH5, 0, "application/json;charset=utf-8", 0, &why) == 0);
+    check("policy: x-sdk-date alone refused (host unbound)",
+          sign_check_policy("x-sdk-date", 0, "application/json", 0, &why) == ROMA_EDENIED && strstr(why, "host"));
+    check("policy: host alone refused (date unbound)", sign_check_policy("host", 0, NULL, 0, &why) == ROMA_EDENIED);
+    check("policy: names match whole, case-insensitively",
+          sign_check_policy("Host;X-Sdk-Date", 0, NULL, 0, &why) == 0 &&
+          sign_check_policy("hostx;x-sdk-date", 0, NULL, 0, &why) == ROMA_EDENIED &&
+          sign_check_policy("host;x-sdk-dat", 0, NULL, 0, &why) == ROMA_EDENIED);
+    const char *up = "content-type;host;x-project-id;x-sdk-content-sha256;x-sdk-date";
+    check("policy: UNSIGNED-PAYLOAD for a multipart upload (the SDKs' shape)",
+          sign_check_policy(up, 1, "multipart/form-data; boundary=abc", 1, &why) == 0);
+    check("policy: UNSIGNED-PAYLOAD with a JSON body refused",
+          sign_check_policy(up, 1, "application/json;charset=UTF-8", 1, &why) == ROMA_EDENIED &&
+          sign_check_policy(up, 1, "Application/JSON", 1, &why) == ROMA_EDENIED);
+    check("policy: UNSIGNED-PAYLOAD on a JSON route refused whatever the Content-Type",
+          sign_check_policy(up, 1, "text/plain", 0, &why) == ROMA_EDENIED);
+    check("policy: UNSIGNED-PAYLOAD without a Content-Type refused",
+          sign_check_policy(up, 1, NULL, 1, &why) == ROMA_EDENIED && sign_check_policy(up, 1, "", 1, &why) == ROMA_EDENIED);
+    check("policy: UNSIGNED-PAYLOAD needs content-type and x-sdk-content-sha256 signed",
+          sign_check_policy("host;x-sdk-date", 1, "multipart/form-data", 1, &why) == ROMA_EDENIED &&
+          sign_check_policy("content-type;host;x-sdk-date", 1, "multipart/form-data", 1, &why) == ROMA_EDENIED);
+    check("headers_include: NULLs", !sign_headers_include(NULL, "host") && !sign_headers_include("host", NULL));
+}
+
 int main(void) {
+    test_policy();
     test_spec_vectors();
     test_verify_flow();
     test_extra_cases();
