@@ -88,10 +88,16 @@ declare -A STARTED=()        # name -> epoch seconds of the last start
 declare -A DELAY=()          # name -> next restart delay (seconds)
 declare -A RESTART_AT=()     # name -> epoch seconds of the pending restart ("" when none)
 declare -A RESTARTS=()       # name -> restarts so far
+declare -A TIMERS=()         # pid of a pending restart timer (`sleep` child) -> epoch seconds it fires
 PG_STARTED=0
 STOPPING=0
 CLEANED=0
-TIMER=""
+# Why the traps below check this: bash forks a child for every `cmd &` and `$(...)`, and a child that
+# gets a signal before it has exec'd (or while it runs shell code) still carries this shell's traps. Bash
+# 5.2 then runs the inherited EXIT trap in the child: a SIGTERM to a just-forked `sleep` timer used to
+# run `cleanup` in that child, which SIGTERMed the whole stack and stopped PostgreSQL, and every later
+# timer repeated it (issue 8, finding 3). Only the supervisor itself may act on a trap.
+SUPERVISOR_PID=$BASHPID
 
 # start_proc NAME: starts the process in the background with output appended to its log. setpriv's
 # --pdeathsig makes the child get SIGTERM if this supervisor is killed outright (SIGKILL), so no
@@ -156,12 +162,15 @@ stop_group() {
 FORCE=0
 cleanup() {
   local rc=$?
+  [[ $BASHPID == "$SUPERVISOR_PID" ]] || return 0 # a forked child (see SUPERVISOR_PID)
   ((CLEANED)) && return
   CLEANED=1
   # a second Ctrl-C/SIGTERM while stopping skips the grace period
   trap 'FORCE=1' INT TERM
   set +e
-  [[ -n $TIMER ]] && kill "$TIMER" 2>/dev/null
+  # pending timers: SIGKILL, so even one that has not exec'd `sleep` yet runs no shell code
+  local t
+  for t in "${!TIMERS[@]}"; do kill -KILL "$t" 2>/dev/null; done
   local front=() back=() name
   for name in "${ORDER[@]}"; do
     if [[ $name == broker ]]; then back+=("$name"); else front+=("$name"); fi
@@ -179,6 +188,7 @@ cleanup() {
 }
 
 on_signal() {
+  [[ $BASHPID == "$SUPERVISOR_PID" ]] || exit 1 # a forked child (see SUPERVISOR_PID): just die
   STOPPING=1
   jlog info run.stopping "$1 received: stopping every process"
   # outside the supervision loop (setup, readiness wait) nothing would notice the flag: exit now,
@@ -308,7 +318,10 @@ EOF
 # ---------------------------------------------------------------------------------------------------
 # Supervision: wait for any child; a dead process is restarted after DELAY seconds, DELAY doubling up
 # to BACKOFF_MAX and going back to 1 s once the process has stayed up BACKOFF_RESET seconds. While a
-# restart is pending a `sleep` child acts as the timer so `wait -n` also wakes up for it.
+# restart is pending a `sleep` child acts as the timer so `wait -n` also wakes up for it. Timers are never
+# killed here, only left to expire (a new one is started when an earlier wake-up is needed): killing a
+# child that may not have exec'd yet is what once ran the EXIT trap in it (see SUPERVISOR_PID), and a
+# reaped timer's pid could belong to another process by the time it is killed.
 
 set +e
 SUPERVISING=1
@@ -326,15 +339,23 @@ while ((!STOPPING)); do
       next=$((at - now))
     fi
   done
-  if [[ -n $TIMER ]]; then kill "$TIMER" 2>/dev/null; TIMER=""; fi
-  if [[ -n $next ]]; then sleep "$next" 9>&- & TIMER=$!; fi
+  if [[ -n $next ]]; then
+    soonest=""
+    for t in "${!TIMERS[@]}"; do
+      [[ -z $soonest ]] || ((TIMERS[$t] < soonest)) && soonest=${TIMERS[$t]}
+    done
+    if [[ -z $soonest ]] || ((soonest > now + next)); then
+      sleep "$next" 9>&- &
+      TIMERS[$!]=$((now + next))
+    fi
+  fi
 
   who=""
   wait -n -p who 2>/dev/null
   rc=$?
   ((STOPPING)) && break
   [[ -n $who ]] || { ((rc == 127)) && sleep 1; continue; } # interrupted, or nothing left to wait for
-  if [[ $who == "$TIMER" ]]; then TIMER=""; continue; fi
+  if [[ -n ${TIMERS[$who]:-} ]]; then unset "TIMERS[$who]"; continue; fi
   name=${PID2NAME[$who]:-}
   unset "PID2NAME[$who]"
   [[ -n $name && ${PID[$name]} == "$who" ]] || continue # an old timer
