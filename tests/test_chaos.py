@@ -16,6 +16,7 @@ pg_ctl). run.sh restarts what was killed (backoff capped at 2 s here). Then it c
 - every kind is running again and the API serves (recovery_s: from the end of the chaos to that point).
 It prints one summary line: `chaos: jobs=N kills=N lost=0 doubled=0 recovery_s=X.X produced=N acked=N ...`.
 """
+import glob
 import io
 import json
 import os
@@ -54,6 +55,7 @@ class Load:
         self.lock = threading.Lock()
         self.jobs = {}            # job_id -> exported app id
         self.submit_errors = 0
+        self.next_seq = 0
         self.produced = set()     # seqs whose produce was acknowledged
         self.deliveries = {}      # seq -> [(t_request, t_response, consumer)]
         self.acked = {}           # seq -> t of the first fully successful ack
@@ -92,11 +94,12 @@ def submitter(load):
 
 def producer(load):
     dc = DataClient(load.run, load.app, timeout=10)
-    seq = [0]
 
     def step():
-        batch = [{"content": {"seq": seq[0] + i}, "id": str(seq[0] + i)} for i in range(5)]
-        seq[0] += 5
+        with load.lock:  # seqs are unique across producer threads
+            base = load.next_seq
+            load.next_seq += 5
+        batch = [{"content": {"seq": base + i}, "id": str(base + i)} for i in range(5)]
         r = dc.produce(load.topic, batch)
         if r.status_code == 200:
             ok = {int(x["id"]) for x in r.json() if x.get("state") == "success"}
@@ -208,7 +211,8 @@ def test_chaos(redis_srv):  # noqa: F811 - the fixture
         r = c.post(f"/v2/{run.project_id}/fdi/instances/{run.instance_id}/datasources/{load.ds_id}/test-connect")
         assert r.status_code == 200 and r.json()["result"] is True, r.text
 
-        threads = [load.loop(submitter(load)), load.loop(producer(load)), load.loop(checker(load)),
+        threads = [load.loop(submitter(load)), load.loop(submitter(load)), load.loop(producer(load)),
+                   load.loop(producer(load)), load.loop(checker(load)),
                    load.loop(consumer(load, "c1")), load.loop(consumer(load, "c2"))]
         history = {}
         poll_stop = threading.Event()
@@ -256,7 +260,11 @@ def test_chaos(redis_srv):  # noqa: F811 - the fixture
             if not all(p and alive(p) and (n, p) not in kills for n, p in pids.items()):
                 return False
             return requests.get(run.base + "/readyz", timeout=2).status_code == 200
-        wait_for(recovered, 30, interval=0.1, what="every kind running again after the chaos")
+        try:
+            wait_for(recovered, 30, interval=0.1, what="every kind running again after the chaos")
+        except AssertionError:
+            state = {n: (run.pid(n), alive(run.pid(n) or 0)) for n in run.names()}
+            raise AssertionError(f"not recovered: {state}\n{run.output()[-3000:]}") from None
         recovery_s = time.time() - t_end
 
         # a little more load on the recovered stack, then stop it and drain
@@ -343,6 +351,12 @@ def test_chaos(redis_srv):  # noqa: F811 - the fixture
         assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {lost[:10]}"
         assert not doubled, f"doubled deliveries: {list(doubled.items())[:5]}"
         assert recovered(), "a process died again after the recovery"
+        # nothing died on its own (a crash, an exit on a lost connection): every exit is one of our kills
+        exits = sorted((e["name"], e["pid"], e["exit_code"]) for e in run.events() if e["event"] == "process.exited")
+        assert exits == sorted((n, p, 137) for n, p in kills), (exits, kills)
+        reports = [f for f in glob.glob(os.path.join(run.var, "log", "*.log"))
+                   if b"Sanitizer" in open(f, "rb").read() or b"runtime error:" in open(f, "rb").read()]
+        assert not reports, f"sanitizer reports in {reports}"
 
         rc = run.stop()
         assert rc == 0, f"run.sh exited {rc} after SIGTERM:\n{run.output()[-4000:]}"
