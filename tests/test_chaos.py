@@ -183,7 +183,7 @@ def kill_one(run, kind, rnd):
     return name, pid
 
 
-def test_chaos(redis_srv):  # noqa: F811 - the fixture
+def test_chaos(redis_srv, capsys):  # noqa: F811 - the fixture
     run = RunSh("chaos", build_dir=os.environ.get("ROMA_BUILD_DIR", "build/release"), extra_env={
         "ROMA_BACKOFF_MAX": "2",
         # the contract with the datasource policy: an explicit deny list replaces the default one
@@ -337,10 +337,12 @@ def test_chaos(redis_srv):  # noqa: F811 - the fixture
                         lease_end = min(lease_end, ack)
                     if ds[i][1] < lease_end - SLACK_S:
                         doubled[s] = ds
-        print(f"\nchaos: jobs={len(history)} kills={len(kills)} lost={len(lost)} doubled={len(doubled)} "
+        summary = (f"chaos: jobs={len(history)} kills={len(kills)} lost={len(lost)} doubled={len(doubled)} "
               f"recovery_s={recovery_s:.1f} produced={len(load.produced)} acked={len(load.acked)} "
               f"succeeded={succeeded} failed={failed} checks_ok={load.checks['ok']} "
               f"checks_other={load.checks['other']} pg_restart_s={pg_restarted:.1f} seconds={CHAOS_S:.0f}")
+        with capsys.disabled():  # shown by `make test` too, not only on failure
+            print("\n" + summary)
         assert not load.errors, load.errors[:5]
         assert {kind_of(n) for n, _ in kills} == set(KINDS), kills
         assert len(history) >= 10 and load.produced and load.checks["ok"] > 0, \

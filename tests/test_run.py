@@ -9,19 +9,16 @@ test_supervisor_survives_repeated_kills: issue 8 finding 3 (four SIGKILLs of ass
 used to make the supervisor SIGTERM everything and loop on `run.exit`), then SIGKILLs of every kind,
 repeated and close together: every kind comes back, the API serves, and SIGTERM still stops all, exit 0.
 """
-import glob
 import json
 import os
 import random
-import shutil
 import signal
 import stat
-import subprocess
 import time
 
 import requests
 
-from conftest import ROOT, free_port, wait_for
+from conftest import wait_for
 from run_stack import RunSh
 from run_stack import alive as _alive
 from run_stack import procs_with_env as _procs_with_env
@@ -32,41 +29,14 @@ BUDGET_S = 60
 
 def test_make_run_script():
     t0 = time.time()
-    # leftovers of earlier sessions (kept for diagnosis when they failed)
-    # (its own prefix: run-<pid> directories belong to live pytest sessions and their PostgreSQL)
-    for old_var in glob.glob(os.path.join(ROOT, "build", "test-var", "makerun-*")):
-        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(old_var, "pg")],
-                       capture_output=True)
-        shutil.rmtree(old_var, ignore_errors=True)
-    var = os.path.join(ROOT, "build", "test-var", f"makerun-{os.getpid()}")
-    os.makedirs(var)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROMA_")}
-    env.update({
-        "ROMA_VAR_DIR": var,
-        "ROMA_BUILD_DIR": "build/release",
-        "ROMA_HTTP_PORT": str(free_port()),
-        "ROMA_PG_PORT": str(free_port()),
-        "ROMA_BROKER_FRONTEND": f"tcp://127.0.0.1:{free_port()}",
-        "ROMA_BROKER_BACKEND": f"tcp://127.0.0.1:{free_port()}",
-        "ROMA_ASSET_WORKERS": "2",
-        "ROMA_READY_TIMEOUT": "30",
-    })
-    out_path = os.path.join(var, "supervisor.out")
-    out = open(out_path, "wb")
-    sup = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh")], cwd=ROOT, env=env, stdout=out,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def output():
-        with open(out_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    marker = f"ROMA_VAR_DIR={var}".encode()
+    # its own prefix: run-<pid> directories belong to live pytest sessions and their PostgreSQL
+    run = RunSh("makerun-basic")
+    var, env, output, marker = run.var, run.env, run.output, run.marker
     passed = False
     try:
         creds_path = os.path.join(var, "credentials.env")
-        wait_for(lambda: "Press Ctrl-C" in output() or sup.poll() is not None, 40, interval=0.1,
-                 what="run.sh to start the stack")
-        assert sup.poll() is None, f"run.sh exited with {sup.returncode}:\n{output()[-4000:]}"
+        run.start(timeout=40)
+        sup = run.sup
         for f in ("credentials.env", "secret.key", "admin.password"):
             mode = stat.S_IMODE(os.stat(os.path.join(var, f)).st_mode)
             assert mode == 0o600, f"{f} has mode {oct(mode)}"
@@ -125,19 +95,7 @@ def test_make_run_script():
         assert time.time() - t0 < BUDGET_S, f"took {time.time() - t0:.1f}s"
         passed = True
     finally:
-        if sup.poll() is None:
-            os.killpg(sup.pid, signal.SIGKILL)
-            sup.wait()
-        for pid, _ in _procs_with_env(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(var, "pg")],
-                       capture_output=True)
-        out.close()
-        if passed:
-            shutil.rmtree(var, ignore_errors=True)
+        run.cleanup(remove=passed)
 
 
 def test_supervisor_survives_repeated_kills():
