@@ -5,6 +5,7 @@
 #   make run        install missing packages, build, start the whole stack (scripts/run.sh)
 #   make test       install missing packages, build all variants, run the whole suite (tests/)
 #   make bench      run the benchmarks (bench/run.sh)
+#   make chaos      5-minute chaos run of the stack under run.sh (tests/test_chaos.py, ROMA_CHAOS_SECONDS)
 # Every source directory is globbed: a new .c file in common/, proto/ or services/<name>/ needs no edit here.
 
 MODE ?= release
@@ -51,7 +52,7 @@ HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 HELPER_EXTRA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(shell sed -n 's#^// LINK_EXTRA:##p' $(HELPER_SRC) /dev/null)))
 
-.PHONY: all release asan fuzz run test bench clean deps check-compose
+.PHONY: all release asan fuzz run test bench chaos clean deps check-compose
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 release: ; $(MAKE) MODE=release all
 asan: ; $(MAKE) MODE=asan all
@@ -108,6 +109,13 @@ test: deps
 	@$(MAKE) --no-print-directory MODE=asan all
 	@$(MAKE) --no-print-directory fuzz
 	@scripts/test.sh
+
+# the chaos test of the suite (about a minute there), run for ROMA_CHAOS_SECONDS (default 300 here)
+# against the release build; its summary line starts with "chaos:"
+chaos: deps
+	@$(MAKE) --no-print-directory MODE=release all
+	@secs=$${ROMA_CHAOS_SECONDS:-300}; ROMA_CHAOS_SECONDS=$$secs ROMA_BUILD_DIR=$${ROMA_BUILD_DIR:-build/release} \
+	  $${PYTHON:-/usr/bin/python3} -m pytest -q -s -p no:cacheprovider --timeout=$$((secs + 300)) tests/test_chaos.py
 
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release all

@@ -91,7 +91,12 @@ declare -A RESTARTS=()       # name -> restarts so far
 PG_STARTED=0
 STOPPING=0
 CLEANED=0
-TIMER=""
+# Why the traps below check this: bash forks a child for every `cmd &` and `$(...)`, and a child that
+# gets a signal before it has exec'd (or while it runs shell code) still carries this shell's traps. Bash
+# 5.2 then runs the inherited EXIT trap in the child: a SIGTERM to a just-forked `sleep` timer used to
+# run `cleanup` in that child, which SIGTERMed the whole stack and stopped PostgreSQL, and every later
+# timer repeated it (issue 8, finding 3). Only the supervisor itself may act on a trap.
+SUPERVISOR_PID=$BASHPID
 
 # start_proc NAME: starts the process in the background with output appended to its log. setpriv's
 # --pdeathsig makes the child get SIGTERM if this supervisor is killed outright (SIGKILL), so no
@@ -156,12 +161,14 @@ stop_group() {
 FORCE=0
 cleanup() {
   local rc=$?
+  [[ $BASHPID == "$SUPERVISOR_PID" ]] || return 0 # a forked child (see SUPERVISOR_PID)
   ((CLEANED)) && return
   CLEANED=1
   # a second Ctrl-C/SIGTERM while stopping skips the grace period
   trap 'FORCE=1' INT TERM
   set +e
-  [[ -n $TIMER ]] && kill "$TIMER" 2>/dev/null
+  # the ticker: SIGKILL, so even one that has not exec'd `sleep` yet runs no shell code
+  [[ -n ${TICKER:-} ]] && kill -KILL "$TICKER" 2>/dev/null
   local front=() back=() name
   for name in "${ORDER[@]}"; do
     if [[ $name == broker ]]; then back+=("$name"); else front+=("$name"); fi
@@ -179,6 +186,7 @@ cleanup() {
 }
 
 on_signal() {
+  [[ $BASHPID == "$SUPERVISOR_PID" ]] || exit 1 # a forked child (see SUPERVISOR_PID): just die
   STOPPING=1
   jlog info run.stopping "$1 received: stopping every process"
   # outside the supervision loop (setup, readiness wait) nothing would notice the flag: exit now,
@@ -307,37 +315,17 @@ EOF
 
 # ---------------------------------------------------------------------------------------------------
 # Supervision: wait for any child; a dead process is restarted after DELAY seconds, DELAY doubling up
-# to BACKOFF_MAX and going back to 1 s once the process has stayed up BACKOFF_RESET seconds. While a
-# restart is pending a `sleep` child acts as the timer so `wait -n` also wakes up for it.
+# to BACKOFF_MAX and going back to 1 s once the process has stayed up BACKOFF_RESET seconds. A `sleep 1`
+# child (the ticker) makes `wait -n` wake up at least once a second, and every wake-up also checks each
+# process with kill -0, so a death that `wait -n` does not report (bash drops finished jobs from its job
+# table at times) is still seen within a second. The ticker is never killed here, only left to expire:
+# killing a child that may not have exec'd yet is what once ran the EXIT trap in it (see SUPERVISOR_PID),
+# and a reaped child's pid could belong to another process by the time it is killed.
 
-set +e
-SUPERVISING=1
-while ((!STOPPING)); do
-  now=$EPOCHSECONDS
-  next=""
-  for name in "${ORDER[@]}"; do
-    at=${RESTART_AT[$name]}
-    [[ -n $at ]] || continue
-    if ((at <= now)); then
-      start_proc "$name"
-      RESTARTS[$name]=$((RESTARTS[$name] + 1))
-      jlog info process.restarted "restarted $name" name="$name" pid="${PID[$name]}" restarts="${RESTARTS[$name]}"
-    elif [[ -z $next ]] || ((at - now < next)); then
-      next=$((at - now))
-    fi
-  done
-  if [[ -n $TIMER ]]; then kill "$TIMER" 2>/dev/null; TIMER=""; fi
-  if [[ -n $next ]]; then sleep "$next" 9>&- & TIMER=$!; fi
-
-  who=""
-  wait -n -p who 2>/dev/null
-  rc=$?
-  ((STOPPING)) && break
-  [[ -n $who ]] || { ((rc == 127)) && sleep 1; continue; } # interrupted, or nothing left to wait for
-  if [[ $who == "$TIMER" ]]; then TIMER=""; continue; fi
-  name=${PID2NAME[$who]:-}
-  unset "PID2NAME[$who]"
-  [[ -n $name && ${PID[$name]} == "$who" ]] || continue # an old timer
+# on_exit NAME PID RC: records the death of NAME's process PID and schedules its restart
+on_exit() {
+  local name=$1 pid=$2 rc=$3 up delay how
+  unset "PID2NAME[$pid]"
   up=$((EPOCHSECONDS - STARTED[$name]))
   ((up >= BACKOFF_RESET)) && DELAY[$name]=1
   delay=${DELAY[$name]}
@@ -346,7 +334,51 @@ while ((!STOPPING)); do
   RESTART_AT[$name]=$((EPOCHSECONDS + delay))
   DELAY[$name]=$((delay * 2 > BACKOFF_MAX ? BACKOFF_MAX : delay * 2))
   if ((rc > 128)); then how="signal $((rc - 128))"; else how="exit code $rc"; fi
-  jlog warn process.exited "$name (pid $who) died with $how after ${up}s; restarting in ${delay}s" \
-    name="$name" pid="$who" exit_code="$rc" uptime_s="$up" restart_in_s="$delay" log="$LOGDIR/$name.log"
+  jlog warn process.exited "$name (pid $pid) died with $how after ${up}s; restarting in ${delay}s" \
+    name="$name" pid="$pid" exit_code="$rc" uptime_s="$up" restart_in_s="$delay" log="$LOGDIR/$name.log"
+}
+
+set +e
+SUPERVISING=1
+TICKER=""
+TICKER_AT=0
+while ((!STOPPING)); do
+  now=$EPOCHSECONDS
+  for name in "${ORDER[@]}"; do
+    at=${RESTART_AT[$name]}
+    if [[ -n $at ]] && ((at <= now)); then
+      start_proc "$name"
+      RESTARTS[$name]=$((RESTARTS[$name] + 1))
+      jlog info process.restarted "restarted $name" name="$name" pid="${PID[$name]}" restarts="${RESTARTS[$name]}"
+    fi
+  done
+  # one ticker at a time; one whose end `wait -n` never reported is replaced after 3 s
+  if [[ -z $TICKER ]] || ((now - TICKER_AT > 3)); then
+    sleep 1 9>&- &
+    TICKER=$!
+    TICKER_AT=$now
+  fi
+
+  who=""
+  wait -n -p who 2>/dev/null
+  rc=$?
+  ((STOPPING)) && break
+  if [[ -n $who ]]; then
+    if [[ $who == "$TICKER" ]]; then
+      TICKER=""
+    else # a supervised process (or a late old ticker: not in PID2NAME, ignored)
+      name=${PID2NAME[$who]:-}
+      [[ -n $name && ${PID[$name]} == "$who" ]] && on_exit "$name" "$who" "$rc"
+    fi
+  elif ((rc == 127)); then
+    sleep 1 # nothing left to wait for (cannot happen while a ticker runs; never spin)
+  fi
+  for name in "${ORDER[@]}"; do
+    pid=${PID[$name]}
+    if [[ -n $pid ]] && ! alive "$pid"; then
+      wait "$pid" 2>/dev/null # its status if bash still has it, else 127
+      on_exit "$name" "$pid" "$?"
+    fi
+  done
 done
 exit 0

@@ -1,100 +1,42 @@
-"""test_run.py: black-box test of scripts/run.sh, the script behind `make run`.
+"""test_run.py: black-box tests of scripts/run.sh, the script behind `make run`.
 
 Runs it with release binaries, private ports and a private ROMA_VAR_DIR, then checks: credentials.env
 is written (0600) and its token lists apps; a worker killed with SIGKILL is restarted by the supervisor
 (new pid, JSON log line); SIGTERM to the supervisor stops every process it started, PostgreSQL included,
 and exits 0. "Every process" = every live process whose environment carries our ROMA_VAR_DIR, so a
 child the test does not know about would be caught too.
+test_supervisor_survives_repeated_kills: issue 8 finding 3 (four SIGKILLs of asset workers 1.5 s apart
+used to make the supervisor SIGTERM everything and loop on `run.exit`), then SIGKILLs of every kind,
+repeated and close together: every kind comes back, the API serves, and SIGTERM still stops all, exit 0.
 """
-import glob
 import json
 import os
-import shutil
+import random
 import signal
 import stat
-import subprocess
 import time
 
 import requests
 
-from conftest import ROOT, free_port, wait_for
+from conftest import wait_for
+from run_stack import RunSh
+from run_stack import alive as _alive
+from run_stack import procs_with_env as _procs_with_env
+from run_stack import read_pid as _read_pid
 
 BUDGET_S = 60
 
 
-def _procs_with_env(marker):
-    """Live (non-zombie) pids whose environment contains marker (bytes)."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{d}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-            if state == b"Z":
-                continue
-            with open(f"/proc/{d}/environ", "rb") as f:
-                if marker in f.read().split(b"\0"):
-                    with open(f"/proc/{d}/cmdline", "rb") as f2:
-                        found.append((int(d), f2.read().replace(b"\0", b" ").decode(errors="replace")))
-        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
-            continue
-    return found
-
-
-def _read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.readline().strip())  # postmaster.pid: the pid is the first line
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_make_run_script():
     t0 = time.time()
-    # leftovers of earlier sessions (kept for diagnosis when they failed)
-    # (its own prefix: run-<pid> directories belong to live pytest sessions and their PostgreSQL)
-    for old_var in glob.glob(os.path.join(ROOT, "build", "test-var", "makerun-*")):
-        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(old_var, "pg")],
-                       capture_output=True)
-        shutil.rmtree(old_var, ignore_errors=True)
-    var = os.path.join(ROOT, "build", "test-var", f"makerun-{os.getpid()}")
-    os.makedirs(var)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROMA_")}
-    env.update({
-        "ROMA_VAR_DIR": var,
-        "ROMA_BUILD_DIR": "build/release",
-        "ROMA_HTTP_PORT": str(free_port()),
-        "ROMA_PG_PORT": str(free_port()),
-        "ROMA_BROKER_FRONTEND": f"tcp://127.0.0.1:{free_port()}",
-        "ROMA_BROKER_BACKEND": f"tcp://127.0.0.1:{free_port()}",
-        "ROMA_ASSET_WORKERS": "2",
-        "ROMA_READY_TIMEOUT": "30",
-    })
-    out_path = os.path.join(var, "supervisor.out")
-    out = open(out_path, "wb")
-    sup = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh")], cwd=ROOT, env=env, stdout=out,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def output():
-        with open(out_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    marker = f"ROMA_VAR_DIR={var}".encode()
+    # its own prefix: run-<pid> directories belong to live pytest sessions and their PostgreSQL
+    run = RunSh("makerun-basic")
+    var, env, output, marker = run.var, run.env, run.output, run.marker
     passed = False
     try:
         creds_path = os.path.join(var, "credentials.env")
-        wait_for(lambda: "Press Ctrl-C" in output() or sup.poll() is not None, 40, interval=0.1,
-                 what="run.sh to start the stack")
-        assert sup.poll() is None, f"run.sh exited with {sup.returncode}:\n{output()[-4000:]}"
+        run.start(timeout=40)
+        sup = run.sup
         for f in ("credentials.env", "secret.key", "admin.password"):
             mode = stat.S_IMODE(os.stat(os.path.join(var, f)).st_mode)
             assert mode == 0o600, f"{f} has mode {oct(mode)}"
@@ -153,16 +95,74 @@ def test_make_run_script():
         assert time.time() - t0 < BUDGET_S, f"took {time.time() - t0:.1f}s"
         passed = True
     finally:
-        if sup.poll() is None:
-            os.killpg(sup.pid, signal.SIGKILL)
-            sup.wait()
-        for pid, _ in _procs_with_env(marker):
-            try:
+        run.cleanup(remove=passed)
+
+
+def test_supervisor_survives_repeated_kills():
+    t0 = time.time()
+    # short backoff so repeated kills of one process do not wait 30 s for its restart
+    run = RunSh("makerun-kills", extra_env={"ROMA_BACKOFF_MAX": "2"})
+    passed = False
+    try:
+        run.start()
+        names = run.names()
+        kinds = {n.rsplit("-", 1)[0] if "-worker-" in n else n for n in names}
+        assert kinds == {"broker", "api", "asset-worker", "datasource-worker", "topic-worker"}, names
+        first = {n: run.pid(n) for n in names}
+        killed = []
+
+        def kill(name):
+            pid = run.pid(name)
+            if pid and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(var, "pg")],
-                       capture_output=True)
-        out.close()
-        if passed:
-            shutil.rmtree(var, ignore_errors=True)
+                killed.append((name, pid))
+
+        # the issue's repro: a random asset worker every 1.5 s, four times
+        rnd = random.Random(8)
+        for _ in range(4):
+            kill(rnd.choice(["asset-worker-1", "asset-worker-2"]))
+            time.sleep(1.5)
+        # then every kind, twice, 0.3 s apart, and one process killed again right after its restart
+        for _ in range(2):
+            for name in rnd.sample(names, len(names)):
+                kill(name)
+                time.sleep(0.3)
+        victim = "asset-worker-1"
+        old = run.pid(victim)
+        wait_for(lambda: (p := run.pid(victim)) and p != old and _alive(p), 10, what="asset-worker-1 back")
+        kill(victim)
+
+        def all_back():
+            cur = {n: run.pid(n) for n in names}
+            return all(p and _alive(p) and (n, p) not in killed for n, p in cur.items()) and cur
+        cur = wait_for(all_back, 20, interval=0.1, what="every process restarted after the kills")
+        assert set(cur) == set(names)
+        ev = run.events()
+        assert not [e for e in ev if e["event"] in ("run.exit", "run.stopping", "postgres.stopped")], \
+            run.output()[-3000:]
+        # no process was stopped by anything but our SIGKILLs: every exit is a 137, one per kill
+        exits = [(e["name"], e["pid"], e["exit_code"]) for e in ev if e["event"] == "process.exited"]
+        assert sorted(exits) == sorted((n, p, 137) for n, p in killed), (exits, killed)
+        assert not any(p == first[n] for n, p in cur.items() if (n, first[n]) in killed)
+
+        def serves():
+            r = requests.get(run.base + run.inst("/apps"), headers={"X-Auth-Token": run.creds["ROMA_TOKEN"]}, timeout=5)
+            return r.status_code == 200
+        wait_for(serves, 20, interval=0.2, what="the API to serve again")
+        # the processes stay up (nothing stops them a moment later, as the broken supervisor did)
+        time.sleep(2)
+        assert all(_alive(p) for p in cur.values()), {n: (p, _alive(p)) for n, p in cur.items()}
+        assert {n: run.pid(n) for n in names} == cur
+
+        before = {p for p, _ in _procs_with_env(run.marker)}
+        assert before >= set(cur.values())
+        rc = run.stop()
+        assert rc == 0, f"run.sh exited {rc} after SIGTERM:\n{run.output()[-4000:]}"
+        ev = run.events()
+        assert ev[-1]["event"] == "run.exit" and sum(e["event"] == "run.exit" for e in ev) == 1, run.output()[-3000:]
+        left = _procs_with_env(run.marker)
+        assert not left, f"processes left running after run.sh exited: {left}"
+        assert time.time() - t0 < BUDGET_S + 30, f"took {time.time() - t0:.1f}s"
+        passed = True
+    finally:
+        run.cleanup(remove=passed)
