@@ -52,7 +52,7 @@ HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 HELPER_EXTRA_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(shell sed -n 's#^// LINK_EXTRA:##p' $(HELPER_SRC) /dev/null)))
 
-.PHONY: all release asan fuzz run test bench chaos clean deps check-compose
+.PHONY: all release asan fuzz run test bench chaos clean deps check-compose compose-test base-images
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 release: ; $(MAKE) MODE=release all
 asan: ; $(MAKE) MODE=asan all
@@ -135,3 +135,7 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# docker-compose: the Debian base images (no registry needed; cached by package-list hash) and the live tests
+base-images: ; deploy/build-base.sh
+compose-test: ; deploy/compose-test.sh

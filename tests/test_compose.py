@@ -120,24 +120,18 @@ def _needed_libs(binary):
 
 
 def _runtime_packages():
-    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
-        text = f.read()
-    stages = re.split(r"^FROM ", text, flags=re.M)
-    runtime = [s for s in stages if re.match(r"debian:bookworm-slim AS runtime", s)]
-    assert runtime, "deploy/Dockerfile has no 'FROM debian:bookworm-slim AS runtime' stage"
-    joined = runtime[0].replace("\\\n", " ")  # fold continuation lines
-    m = re.search(r"apt-get install -y --no-install-recommends ([^&\n]+)", joined)
-    assert m, "no apt-get install in the runtime stage"
-    return set(m.group(1).split())
+    with open(os.path.join(ROOT, "deploy", "packages", "runtime.list")) as f:
+        return set(re.sub(r"#.*", "", f.read()).split())
 
 
 def test_dockerfile_stages():
     with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
         text = f.read()
     froms = re.findall(r"^FROM (\S+) AS (\S+)", text, re.M)
-    assert {"build", "runtime"} <= {s for _, s in froms}
-    assert all(img == "debian:bookworm-slim" for img, _ in froms), froms
-    assert "make MODE=release" in text and " all" in text
+    assert {"build", "runtime", "postgres", "lb"} <= {s for _, s in froms}
+    assert "ARG BASE=debian:bookworm-slim" in text and ("${BASE}", "runtime") in froms, froms
+    assert "runtime.list" in text
+    assert "make MODE=release" in text
     entry = os.path.join(ROOT, "deploy", "entrypoint.sh")
     assert os.access(entry, os.X_OK)
     assert subprocess.run(["sh", "-n", entry]).returncode == 0
@@ -190,3 +184,249 @@ def test_readme_config_tables_are_current():
     r = subprocess.run([os.path.join(ROOT, "scripts", "gen-config-docs.sh"), "--check"], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Live tests (ROMA_COMPOSE_LIVE=1, run by deploy/compose-test.sh = `make compose-test`): the real stack
+# from docker-compose.yml on this machine's engine, scaled, under load through the lb, and broken.
+# ---------------------------------------------------------------------------------------------------
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+
+import requests
+
+from roma_client import RomaClient
+
+LIVE = os.environ.get("ROMA_COMPOSE_LIVE") == "1"
+live = pytest.mark.skipif(not LIVE, reason="live docker-compose tests: make compose-test")
+PROJ = os.environ.get("COMPOSE_PROJECT_NAME", "romatest")
+
+
+def _dc(*args, check=True, timeout=300, input=None):
+    r = subprocess.run(["docker-compose", "-p", PROJ, "-f", os.path.join(ROOT, "docker-compose.yml"), *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=timeout, input=input,
+                       stdin=None if input is not None else subprocess.DEVNULL)
+    assert not check or r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+    return r
+
+
+def _docker(*args, check=True):
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert not check or r.returncode == 0, (args, r.stderr)
+    return r.stdout.strip()
+
+
+def _containers(service):
+    return [c for c in _dc("ps", "-q", service).stdout.split() if c]
+
+
+def _sql(q):
+    return _dc("exec", "-T", "postgres", "psql", "-U", "roma", "-d", "roma", "-Atc", q).stdout.strip()
+
+
+class Live:
+    pass
+
+
+@pytest.fixture(scope="module")
+def cstack():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    os.environ["ROMA_HTTP_PUBLISH"] = f"127.0.0.1:{port}"
+    os.environ["ROMA_ASSET_TEST_DELAY_MS"] = "200"
+    _dc("down", "-v", "--remove-orphans", check=False)
+    t0 = time.monotonic()
+    _dc("up", "-d", "--scale", "api=3", "--scale", "asset-worker=3", "--scale", "datasource-worker=2", timeout=600)
+    L = Live()
+    L.base = f"http://127.0.0.1:{port}"
+    wait_healthy(120)
+    print(f"\ncompose: stack healthy in {time.monotonic() - t0:.1f} s")
+    out = _dc("run", "--rm", "-T", "migrate", "roma-admin", "bootstrap", "--project-name", "default",
+              "--instance-name", "default", "--user-name", "admin", "--password", "-", input="change-me-now\n").stdout
+    kv = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    L.project, L.instance, L.token = kv["ROMA_PROJECT_ID"], kv["ROMA_INSTANCE_ID"], kv["ROMA_TOKEN"]
+    L.ak, L.sk = kv["ROMA_AK"], kv["ROMA_SK"]
+    L.inst = f"/v2/{L.project}/instances/{L.instance}"
+    L.cli = RomaClient(L.base, token=L.token, timeout=20)
+    r = L.cli.post(L.inst + "/apps", json={"name": "compose_app"})
+    assert r.status_code == 201, r.text
+    L.app = r.json()["id"]
+    yield L
+    _dc("logs", "--no-color", "--tail", "30", check=False)
+    _dc("down", "-v", "--remove-orphans", check=False, timeout=300)
+
+
+def wait_healthy(timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = _dc("ps", "-q").stdout.split()
+        states = [_docker("inspect", "-f", "{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                          i, check=False) for i in ids]
+        bad = [s for s in states if "migrate" not in s and not s.endswith(" running healthy")]
+        if not bad:
+            return
+        assert time.monotonic() < deadline, bad
+        time.sleep(1)
+
+
+class Load:
+    """Export jobs (Idempotency-Key: a failed submit is retried with the same key) and GETs through the lb."""
+
+    def __init__(self, L, threads=3):
+        self.L, self.stop, self.jobs, self.failed, self.ok = L, threading.Event(), {}, 0, 0
+        self.lock = threading.Lock()
+        self.th = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        cli = RomaClient(self.L.base, token=self.L.token, timeout=20)
+        while not self.stop.is_set():
+            key = uuid.uuid4().hex
+            for _ in range(60):  # until accepted (the client's retry with the same key)
+                try:
+                    r = cli.post(self.L.inst + "/assets/export", json={"apps": [{"id": self.L.app}]},
+                                 headers={"Idempotency-Key": key})
+                    g = cli.get(self.L.inst + "/apps")
+                    good = r.status_code == 200 and g.status_code == 200
+                except requests.RequestException:
+                    good = False
+                with self.lock:
+                    if good:
+                        self.ok += 1
+                        self.jobs.setdefault(r.json()["job_id"], (key, time.monotonic()))
+                    else:
+                        self.failed += 1
+                if good or self.stop.is_set():
+                    break
+                time.sleep(0.2)
+            time.sleep(0.1)
+
+    def __enter__(self):
+        for t in self.th:
+            t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        for t in self.th:
+            t.join(30)
+
+
+def settle(L, jobs, timeout=60):
+    """Waits until every accepted job is terminal; returns (succeeded, lost, doubled)."""
+    ids = list(jobs)
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = _sql("SELECT j.id || ' ' || j.status || ' ' || (SELECT count(*) FROM asset_archives a WHERE a.job_id = j.id)"
+                    " FROM asset_jobs j WHERE j.id IN (%s)" % ",".join(f"'{i}'" for i in ids)).splitlines() if ids else []
+        st = {r.split()[0]: (r.split()[1], int(r.split()[2])) for r in rows}
+        pending = [i for i in ids if st.get(i, ("?",))[0] in ("PENDING", "RUNNING")]
+        if not pending or time.monotonic() > deadline:
+            lost = len([i for i in ids if i not in st]) + len(pending)
+            doubled = len([i for i, (s, n) in st.items() if n > 1])
+            succeeded = len([i for i, (s, n) in st.items() if s == "SUCCEEDED" and n == 1])
+            return succeeded, lost, doubled
+        time.sleep(0.5)
+
+
+@live
+def test_live_quickstart_token_and_aksk(cstack):
+    L = cstack
+    assert requests.get(L.base + "/readyz", timeout=10).status_code == 200
+    signed = RomaClient(L.base, ak=L.ak, sk=L.sk, project_id=L.project)
+    r = signed.get(L.inst + "/apps")
+    assert r.status_code == 200 and any(a["id"] == L.app for a in r.json()["apps"]), r.text
+    # requests spread over the API replicas: every replica logged requests
+    for _ in range(60):
+        L.cli.get(L.inst + "/apps")
+    per = [len(_docker("logs", c).splitlines()) for c in _containers("api")]
+    print(f"compose: api replicas {len(per)}, log lines per replica {per}")
+    assert len(per) == 3
+
+
+@live
+def test_live_kill_random_containers_under_load(cstack):
+    L = cstack
+    kinds = ["api", "asset-worker", "datasource-worker", "topic-worker", "broker"]
+    kills = 0
+    t0 = time.monotonic()
+    with Load(L) as load:
+        while time.monotonic() - t0 < 60:
+            time.sleep(4)
+            svc = random.choice(kinds)
+            cs = _containers(svc)
+            if cs:
+                _docker("kill", random.choice(cs), check=False)
+                kills += 1
+    ok, lost, doubled = settle(L, load.jobs, timeout=90)
+    wait_healthy(90)
+    print(f"compose kill: jobs {len(load.jobs)} succeeded {ok} kills {kills} lost {lost} doubled {doubled} "
+          f"failed requests {load.failed} (retried with the same Idempotency-Key) ok requests {load.ok}")
+    assert lost == 0 and doubled == 0 and ok == len(load.jobs) and len(load.jobs) > 10
+
+
+@live
+def test_live_postgres_restart(cstack):
+    L = cstack
+    pg = _containers("postgres")[0]
+    with Load(L, threads=2) as load:
+        time.sleep(2)
+        threading.Thread(target=_docker, args=("restart", pg), daemon=True).start()
+        saw503 = None
+        t_ready = None
+        t_ok = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and t_ok is None:
+            try:
+                r = L.cli.get(L.inst + "/apps")
+            except requests.RequestException:
+                r = None
+            if r is not None and r.status_code == 503:
+                saw503 = r.json()
+            if t_ready is None and saw503 and subprocess.run(
+                    ["docker", "exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "roma"], capture_output=True).returncode == 0:
+                t_ready = time.monotonic()
+            if t_ready and r is not None and r.status_code == 200:
+                t_ok = time.monotonic()
+            time.sleep(0.1)
+        time.sleep(2)
+    ok, lost, doubled = settle(L, load.jobs)
+    rec = (t_ok - t_ready) if t_ok and t_ready else None
+    print(f"compose postgres restart: 503 body {saw503} jobs {len(load.jobs)} lost {lost} doubled {doubled} "
+          f"failed requests {load.failed} recovery {rec if rec is None else round(rec, 2)} s after pg_isready")
+    assert saw503 and saw503["error_code"] == "ROMA.00000503", saw503
+    assert rec is not None and rec <= 10
+    assert lost == 0 and doubled == 0 and ok == len(load.jobs)
+
+
+@live
+def test_live_broker_down_10s(cstack):
+    L = cstack
+    b = _containers("broker")[0]
+    _docker("stop", b)
+    t_down = time.monotonic()
+    accepted = {}
+    while time.monotonic() - t_down < 10:
+        r = L.cli.post(L.inst + "/assets/export", json={"apps": [{"id": L.app}]})
+        assert r.status_code == 200, r.text  # the API keeps accepting: the job is durable in PostgreSQL
+        accepted[r.json()["job_id"]] = time.monotonic()
+        assert L.cli.get(L.inst + "/apps").status_code == 200
+        time.sleep(1)
+    _docker("start", b)
+    t_up = time.monotonic()
+    ok, lost, doubled = settle(L, accepted, timeout=60)
+    t_done = time.monotonic()
+    waits = _sql("SELECT round(extract(epoch FROM max(end_time - created_at))::numeric, 2) || ' ' || "
+                 "round(extract(epoch FROM max(end_time) - now())::numeric + %f, 2) FROM asset_jobs WHERE id IN (%s)"
+                 % (0.0, ",".join(f"'{i}'" for i in accepted)))
+    longest = float(waits.split()[0])
+    resume = longest - (t_up - t_down)  # the last job waited the outage plus this
+    print(f"compose broker down: jobs {len(accepted)} succeeded {ok} lost {lost} doubled {doubled} "
+          f"longest job wait {longest:.2f} s, all done {t_done - t_up:.2f} s after the broker came back")
+    assert lost == 0 and doubled == 0 and ok == len(accepted)
+    assert t_done - t_up <= 5 + 0.5 * 3, "work did not resume within 5 s of the broker coming back"
