@@ -147,7 +147,7 @@ static cJSON *pkg_parse_json(const char *text, size_t len, app_verr *err)
     json_gate_err ge;
     if (json_gate_check(text, len, json_gate_max_depth(), len + 1, &ge) != 0) {
         err->kind = APP_VERR_PARAM;
-        snprintf(err->field, sizeof err->field, "%s", ge.code == JSON_GATE_DUP_KEY ? ge.path : "");
+        snprintf(err->field, sizeof err->field, "%.47s", ge.code == JSON_GATE_DUP_KEY ? ge.path : "");
         snprintf(err->msg, sizeof err->msg, "%s.", ge.msg);
         return NULL;
     }
