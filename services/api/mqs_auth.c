@@ -12,7 +12,7 @@
 #include "auth.h"
 #include "log.h"
 #include "mqs_config.h"
-#include "services/topic_worker/topic_cmd.h"
+#include "topic_cmd.h"
 #include "sign.h"
 
 #define CANDIDATES_MAX 4   /* apps sharing one key across instances that we try */

@@ -12,7 +12,7 @@
 #include "cache.h"
 #include "log.h"
 #include "mqs_config.h"
-#include "services/topic_worker/topic_cmd.h"
+#include "topic_cmd.h"
 
 int mqs_call_or_reply(req *r, const char *kind, const char *type, cJSON *body, int timeout_ms, roma_msg *reply)
 {

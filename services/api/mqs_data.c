@@ -34,7 +34,7 @@
 #include "mqs_common.h"
 #include "mqs_config.h"
 #include "routes.h"
-#include "services/topic_worker/topic_cmd.h"
+#include "topic_cmd.h"
 #include "topic_validate.h"
 
 /* slack on top of time_wait for the consume call: the manager's last fetch and the bus round trip */

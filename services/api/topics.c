@@ -29,7 +29,7 @@
 #include "mqs_config.h"
 #include "multipart.h"
 #include "routes.h"
-#include "services/topic_worker/topic_cmd.h"
+#include "topic_cmd.h"
 #include "topic_validate.h"
 #include "util.h"
 
