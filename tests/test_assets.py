@@ -148,7 +148,9 @@ def test_full_export_then_import(stack):
     assert r.status_code == 200, r.text
     final = wait_job(stack, r.json()["job_id"])
     assert final["type"] == "importAsset" and final["status"] == "FAILED"
-    assert {x["error_code"] for x in final["reasons"]} == {"ROMA.00015006"}
+    # on a shared stack with more apps than ROMA_JOB_MAX_REASONS, the list is cut and ends with the count reason
+    codes = [x["error_code"] for x in final["reasons"]]
+    assert set(codes[:-1]) == {"ROMA.00015006"} and codes[-1] in ("ROMA.00015006", "ROMA.00015007"), codes
 
     # delete one app, import again: it comes back with its id, key and (same deployment key) secret
     secret = c.get(stack.inst(f"/apps/{apps[0]['id']}/secret")).json()["secret"]
