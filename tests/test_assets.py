@@ -162,7 +162,12 @@ def test_full_export_then_import(stack):
     assert back.status_code == 200 and back.json()["key"] == apps[0]["key"]
     assert c.get(stack.inst(f"/apps/{apps[0]['id']}/secret")).json()["secret"] == secret
 
-    # prefix: a second copy next to the originals, names and keys prefixed
+    # prefix: a second copy next to the originals, names and keys prefixed. The copy is made of a package
+    # of this test's own apps: other tests leave apps on the shared stack whose names are already at the
+    # length limit, and a prefixed name must pass CreateRomaApp's rules (a per-item reason otherwise).
+    own = wait_job(stack, submit(stack, "export", [a["id"] for a in apps]).json()["job_id"])
+    assert own["status"] == "SUCCEEDED", own
+    files = {"ImportAssetRequestBody": ("backup-2.zip", download(stack, own["archive_id"]).content, "application/zip")}
     r = c.post(stack.inst("/assets/import"), files=files, params={"prefix": "copy-"})
     final = wait_job(stack, r.json()["job_id"])
     assert final["status"] == "SUCCEEDED", final
